@@ -1,0 +1,170 @@
+// The PCIe extension carried by every TLM-2.0 generic payload in the fabric, and the record a
+// transaction leaves behind: its hops and exactly one verdict.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <tlm>
+
+namespace pciesim {
+
+// Requester / completer identity. With ARI (PCIe 6.13) the 8-bit devfn is a plain function number;
+// the encoding on the wire is the same 16 bits, only its printing and decoding differ.
+struct RequesterId {
+  uint8_t bus = 0;
+  uint8_t devfn = 0;
+
+  static constexpr RequesterId from_bdf(unsigned bus, unsigned dev, unsigned fn) {
+    return RequesterId{static_cast<uint8_t>(bus), static_cast<uint8_t>(((dev & 0x1f) << 3) | (fn & 7))};
+  }
+  constexpr uint16_t raw() const { return static_cast<uint16_t>((bus << 8) | devfn); }
+  constexpr unsigned device() const { return devfn >> 3; }
+  constexpr unsigned function() const { return devfn & 7; }
+  constexpr bool operator==(const RequesterId& o) const { return raw() == o.raw(); }
+  constexpr bool operator!=(const RequesterId& o) const { return raw() != o.raw(); }
+  // "bb:dd.f", or "bb:00.ff"-style "bb:fn" when the function sits on an ARI bus.
+  std::string to_string(bool ari = false) const;
+};
+
+// PCIe 2.2.1: the transaction kinds the fabric routes.
+enum class TlpKind : uint8_t {
+  MemRead,
+  MemWrite,
+  CfgRead0,
+  CfgRead1,
+  CfgWrite0,
+  CfgWrite1,
+  Message,
+  AtomicOp,
+  Completion,  // materialised only when a completion must be routed on its own (ACS CR redirect)
+};
+const char* to_string(TlpKind kind);
+constexpr bool is_config(TlpKind k) {
+  return k == TlpKind::CfgRead0 || k == TlpKind::CfgRead1 || k == TlpKind::CfgWrite0 ||
+         k == TlpKind::CfgWrite1;
+}
+constexpr bool is_memory(TlpKind k) {
+  return k == TlpKind::MemRead || k == TlpKind::MemWrite || k == TlpKind::AtomicOp;
+}
+
+// PCIe 10.2.1: AT field of memory requests.
+enum class AddressType : uint8_t { Untranslated = 0, TranslationRequest = 1, Translated = 2 };
+const char* to_string(AddressType at);
+
+// PCIe 7.7.8: ACS capability / control bit positions.
+enum class AcsBit : uint8_t { SV = 0, TB = 1, RR = 2, CR = 3, UF = 4, EC = 5, DT = 6, None = 0xff };
+const char* to_string(AcsBit bit);
+constexpr uint16_t acs_mask(AcsBit bit) { return static_cast<uint16_t>(1u << static_cast<unsigned>(bit)); }
+
+enum class Outcome : uint8_t {
+  Pending,             // still travelling
+  Delivered,           // a completer accepted it
+  Redirected,          // delivered, but ACS sent it upstream on the way (see redirect_*)
+  BlockedByAcs,        // ACS violation at a port (acs_bit, port)
+  UnsupportedRequest,  // no one claims it (PCIe 2.3.1 UR)
+  CompleterAbort,      // the completer refused it (PCIe 2.3.1 CA)
+  IommuFault,          // the remapping unit faulted it (fault_reason holds the VT-d reason code)
+};
+const char* to_string(Outcome o);
+
+// Hops are interned port ids (see PortRegistry in models/pcie/port_registry.h): "component.port".
+using HopId = uint32_t;
+constexpr HopId kNoHop = 0xffffffffu;
+
+// Hops kept inline so recording a path never allocates (ARCHITECTURE.md: DMA fast path).
+constexpr unsigned kMaxHops = 24;
+
+struct Verdict {
+  Outcome outcome = Outcome::Pending;
+  AcsBit acs_bit = AcsBit::None;  // BlockedByAcs / Redirected: which bit acted
+  HopId port = kNoHop;            // where the verdict (or the redirect) happened
+  uint16_t fault_reason = 0;      // IommuFault: VT-d fault reason (FRCD.FR)
+};
+
+class PcieExtension : public tlm::tlm_extension<PcieExtension> {
+ public:
+  // --- TLP header fields ---
+  TlpKind kind = TlpKind::MemRead;
+  RequesterId requester;            // as the TLP carries it now (a PCIe-to-PCI bridge rewrites it)
+  RequesterId original_requester;   // the function that really issued it
+  RequesterId completer;            // set by the completer
+  bool has_pasid = false;
+  uint32_t pasid = 0;               // 20 bits
+  bool privileged = false;
+  bool execute = false;
+  AddressType at = AddressType::Untranslated;
+  uint16_t tag = 0;
+  bool no_snoop = false;
+  bool relaxed_ordering = false;
+  // Config requests: target bus/devfn and register (the generic payload's address is the ECAM
+  // offset only at the host bridge; inside the fabric the ids below route it).
+  RequesterId cfg_target;
+  uint16_t cfg_register = 0;
+  // Set by the fabric while the TLP climbs after an ACS redirect: upper ports with UF forward
+  // it upstream instead of reflecting it back down (PCIe 6.12.1.1).
+  bool redirected = false;
+  // Set by whoever builds the TLP for throughput runs: no hops are recorded.
+  bool record_path = true;
+  // Timing of a burst (a transfer larger than one TLP, split at MPS/MRRS/RCB by the links): the
+  // TLM delay argument is when the burst's first TLP is at the current point; `tail` is how much
+  // later its last byte is. Links update both (see models/pcie/link.h).
+  sc_core::sc_time tail = sc_core::SC_ZERO_TIME;
+
+  // --- the record ---
+  std::array<HopId, kMaxHops> hops{};
+  uint8_t hop_count = 0;
+  bool hops_truncated = false;
+  Verdict verdict;                  // terminal outcome
+  AcsBit redirect_bit = AcsBit::None;
+  HopId redirect_port = kNoHop;
+
+  void add_hop(HopId h) {
+    if (!record_path) return;
+    if (hop_count < kMaxHops) hops[hop_count++] = h;
+    else hops_truncated = true;
+  }
+  // The completer, or the component that ends the transaction, calls exactly one of these.
+  void deliver(HopId at_port) { finish(Outcome::Delivered, AcsBit::None, at_port); }
+  void fail(Outcome o, HopId at_port, AcsBit bit = AcsBit::None, uint16_t reason = 0) {
+    finish(o, bit, at_port);
+    verdict.fault_reason = reason;
+  }
+  void note_redirect(AcsBit bit, HopId at_port) {
+    if (redirect_bit == AcsBit::None) {
+      redirect_bit = bit;
+      redirect_port = at_port;
+    }
+    redirected = true;
+  }
+  // The verdict a user sees: a failure wins; a delivered TLP that was redirected is "Redirected".
+  Verdict final_verdict() const;
+  bool finished() const { return verdict.outcome != Outcome::Pending; }
+  void reset_record() {
+    hop_count = 0;
+    hops_truncated = false;
+    verdict = Verdict{};
+    redirect_bit = AcsBit::None;
+    redirect_port = kNoHop;
+    redirected = false;
+    tail = sc_core::SC_ZERO_TIME;
+  }
+
+  tlm::tlm_extension_base* clone() const override { return new PcieExtension(*this); }
+  void copy_from(const tlm::tlm_extension_base& other) override {
+    *this = static_cast<const PcieExtension&>(other);
+  }
+
+ private:
+  void finish(Outcome o, AcsBit bit, HopId at_port) {
+    if (finished()) return;  // first terminal decision wins
+    verdict.outcome = o;
+    verdict.acs_bit = bit;
+    verdict.port = at_port;
+  }
+};
+
+// Maps a verdict to the TLM response status the initiator sees.
+tlm::tlm_response_status response_for(Outcome o);
+
+}  // namespace pciesim

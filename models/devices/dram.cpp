@@ -1,0 +1,94 @@
+#include "devices/dram.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "pciesim/tlp.h"
+
+namespace pciesim {
+
+Dram::Dram(sc_core::sc_module_name name, uint64_t base, uint64_t size, sc_core::sc_time latency)
+    : sc_module(name), socket("socket"), m_base(base), m_size(size), m_latency(latency) {
+  socket.register_b_transport(this, &Dram::b_transport);
+  socket.register_transport_dbg(this, &Dram::transport_dbg);
+  socket.register_get_direct_mem_ptr(this, &Dram::get_direct_mem_ptr);
+}
+
+uint8_t* Dram::page(uint64_t offset, bool allocate) {
+  uint64_t key = offset / kPageSize;
+  auto it = m_pages.find(key);
+  if (it != m_pages.end()) return it->second.get();
+  if (!allocate) return nullptr;
+  auto mem = std::make_unique<uint8_t[]>(kPageSize);  // value-initialised: zero
+  uint8_t* p = mem.get();
+  m_pages.emplace(key, std::move(mem));
+  return p;
+}
+
+bool Dram::read(uint64_t addr, void* dst, uint64_t len) const {
+  if (!in_range(addr, len)) return false;
+  auto* out = static_cast<uint8_t*>(dst);
+  uint64_t off = addr - m_base;
+  while (len) {
+    uint64_t in_page = std::min<uint64_t>(len, kPageSize - off % kPageSize);
+    auto it = m_pages.find(off / kPageSize);
+    if (it == m_pages.end()) std::memset(out, 0, in_page);
+    else std::memcpy(out, it->second.get() + off % kPageSize, in_page);
+    out += in_page; off += in_page; len -= in_page;
+  }
+  return true;
+}
+
+bool Dram::write(uint64_t addr, const void* src, uint64_t len) {
+  if (!in_range(addr, len)) return false;
+  auto* in = static_cast<const uint8_t*>(src);
+  uint64_t off = addr - m_base;
+  while (len) {
+    uint64_t in_page = std::min<uint64_t>(len, kPageSize - off % kPageSize);
+    std::memcpy(page(off, true) + off % kPageSize, in, in_page);
+    in += in_page; off += in_page; len -= in_page;
+  }
+  return true;
+}
+
+void Dram::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  uint64_t addr = gp.get_address();
+  unsigned len = gp.get_data_length();
+  auto* ext = gp.get_extension<PcieExtension>();
+  if (!in_range(addr, len) || gp.get_byte_enable_ptr()) {
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    if (ext) ext->fail(Outcome::UnsupportedRequest, kNoHop);
+    return;
+  }
+  bool ok = true;
+  if (gp.is_read()) { ok = read(addr, gp.get_data_ptr(), len); ++m_reads; }
+  else if (gp.is_write()) { ok = write(addr, gp.get_data_ptr(), len); ++m_writes; }
+  delay += m_latency;
+  gp.set_dmi_allowed(true);
+  gp.set_response_status(ok ? tlm::TLM_OK_RESPONSE : tlm::TLM_ADDRESS_ERROR_RESPONSE);
+}
+
+unsigned Dram::transport_dbg(tlm::tlm_generic_payload& gp) {
+  uint64_t addr = gp.get_address();
+  unsigned len = gp.get_data_length();
+  if (!in_range(addr, len)) return 0;
+  bool ok = gp.is_read() ? read(addr, gp.get_data_ptr(), len)
+                         : gp.is_write() ? write(addr, gp.get_data_ptr(), len) : false;
+  return ok ? len : 0;
+}
+
+bool Dram::get_direct_mem_ptr(tlm::tlm_generic_payload& gp, tlm::tlm_dmi& dmi) {
+  uint64_t addr = gp.get_address();
+  if (!in_range(addr, 1)) return false;
+  uint64_t off = addr - m_base;
+  uint64_t chunk = off / kPageSize * kPageSize;
+  dmi.set_dmi_ptr(page(off, true));
+  dmi.set_start_address(m_base + chunk);
+  dmi.set_end_address(m_base + std::min(chunk + kPageSize, m_size) - 1);
+  dmi.allow_read_write();
+  dmi.set_read_latency(m_latency);
+  dmi.set_write_latency(m_latency);
+  return true;
+}
+
+}  // namespace pciesim

@@ -1,0 +1,58 @@
+// DRAM as a TLM-2.0 target: sparse backing (pages are allocated on first write, reads of
+// untouched memory return zero), DMI for fast paths, and a fixed access latency.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_target_socket.h>
+#include <unordered_map>
+
+namespace pciesim {
+
+class Dram : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<Dram> socket;
+
+  // Idle DRAM latency: Skylake-SP 96-98 ns, Broadwell-EP 89-91 ns (AnandTech Skylake-SP vs EPYC
+  // review p.13, LMBench 384-512 MB) -> performance-facts G.
+  static constexpr double kDefaultLatencyNs = 90.0;
+
+  Dram(sc_core::sc_module_name name, uint64_t base, uint64_t size,
+       sc_core::sc_time latency = sc_core::sc_time(kDefaultLatencyNs, sc_core::SC_NS));
+
+  uint64_t base() const { return m_base; }
+  uint64_t size() const { return m_size; }
+  sc_core::sc_time latency() const { return m_latency; }
+  void set_latency(sc_core::sc_time t) { m_latency = t; }
+
+  // Untimed access for the kernel layer and tests (a CPU store is not a PCIe transaction).
+  // Both return false when [addr, addr+len) is not inside this DRAM.
+  bool read(uint64_t addr, void* dst, uint64_t len) const;
+  bool write(uint64_t addr, const void* src, uint64_t len);
+
+  // Pages that hold data (for memory accounting).
+  size_t resident_pages() const { return m_pages.size(); }
+  static constexpr uint64_t kPageSize = 1ull << 21;  // 2 MiB backing chunks: DMI spans a chunk
+
+  // Counters (statistics for reports)
+  uint64_t reads() const { return m_reads; }
+  uint64_t writes() const { return m_writes; }
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+  unsigned transport_dbg(tlm::tlm_generic_payload& gp);
+  bool get_direct_mem_ptr(tlm::tlm_generic_payload& gp, tlm::tlm_dmi& dmi);
+  uint8_t* page(uint64_t offset, bool allocate);
+  bool in_range(uint64_t addr, uint64_t len) const {
+    return addr >= m_base && len <= m_size && addr - m_base <= m_size - len;
+  }
+
+  uint64_t m_base, m_size;
+  sc_core::sc_time m_latency;
+  mutable std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> m_pages;
+  uint64_t m_reads = 0, m_writes = 0;
+};
+
+}  // namespace pciesim

@@ -1,0 +1,171 @@
+// A machine as the topology file describes it: plain data, no SystemC. The YAML loader fills it
+// (with the source line of every node for error messages), the builder turns it into modules,
+// and the graph view (Boost.Graph) analyses it. No addresses or bus numbers: firmware
+// enumeration assigns those, as a BIOS would.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace pciesim::topo {
+
+struct SourceLoc {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown (generated nodes)
+  int column = 0;  // 1-based
+  std::string to_string() const;  // "file:line:col"
+};
+
+// Every bad-input error in topology handling: the CLI prints what() and exits 2.
+class TopologyError : public std::runtime_error {
+ public:
+  TopologyError(const SourceLoc& loc, const std::string& msg);
+  const SourceLoc& where() const { return m_loc; }
+
+ private:
+  SourceLoc m_loc;
+};
+
+// PCIe 4.2 / 7.5.3: link parameters of the link *above* a device (between it and its parent port).
+struct LinkSpec {
+  int gen = 3;       // 1..6
+  int width = 16;    // 1, 2, 4, 8, 12, 16, 32
+  int mps = 256;     // bytes, 128..4096
+  int mrrs = 512;    // bytes, 128..4096
+  int rcb = 64;      // read completion boundary, 64 or 128
+  bool store_and_forward = false;  // switch mode: cut-through by default
+  SourceLoc loc;
+};
+
+// PCIe 7.7.8: ACS as the port implements it (capability) and as firmware leaves it (control).
+// Bits are the AcsBit positions of pciesim/tlp.h (SV=0 .. DT=6).
+struct AcsSpec {
+  bool present = false;
+  uint16_t capability = 0;
+  uint16_t control = 0;
+  unsigned egress_vector_bits = 0;  // 0 = no egress control vector
+  uint32_t egress_vector = 0;       // initial vector (bit N = port number N)
+  SourceLoc loc;
+};
+
+struct BarSpec {
+  int index = 0;              // 0..5; a 64-bit BAR uses index and index+1
+  uint64_t size = 0;          // power of two; memory >= 16 B (firmware rounds up to 4 KiB), I/O >= 4 B
+  bool io = false;
+  bool is_64bit = false;
+  bool prefetchable = false;
+  SourceLoc loc;
+};
+
+// One PCI function of an endpoint.
+struct FunctionSpec {
+  int function = 0;           // 0..7, or 0..255 on an ARI bus
+  uint16_t vendor = 0x1b36;   // Red Hat, Inc. (QEMU's generic vendor id) unless given
+  uint16_t device = 0x0001;
+  uint32_t class_code = 0xff0000;  // "unassigned class" unless given
+  uint8_t revision = 0;
+  uint16_t subsystem_vendor = 0, subsystem = 0;
+  std::vector<BarSpec> bars;
+  int msi_vectors = 0;        // 0 = no MSI capability; else 1,2,4,..,32
+  bool msi_64bit = true;
+  int msix_vectors = 0;       // 0 = no MSI-X capability; table/PBA go in the first memory BAR
+  bool pm = true;
+  bool aer = false;
+  bool ari = false;           // ARI capability
+  bool flr = true;            // DEVCAP.FLR
+  AcsSpec acs;                // multifunction devices may implement ACS per function
+  int interrupt_pin = 1;      // 0 = none, 1..4 = INTA..INTD
+  SourceLoc loc;
+};
+
+// A device on a link or on a conventional bus: one or more functions.
+struct EndpointSpec {
+  std::string name;
+  std::string model = "generic";    // device model name (generic now; edu, gpu, ... later)
+  std::map<std::string, std::string> params;  // model parameters, as written
+  int device = 0;                   // device number; on a PCIe link always 0
+  bool pcie = true;                 // false: conventional PCI (behind a PCIe-to-PCI bridge)
+  bool integrated = false;          // root-complex integrated endpoint (RCiEP)
+  std::vector<FunctionSpec> functions;  // at least one; function 0 required
+  SourceLoc loc;
+};
+
+struct NodeSpec;  // what hangs below a downstream port: endpoint, switch, or PCIe-to-PCI bridge
+
+// A root port or a switch downstream port, and the link below it.
+struct DownstreamPortSpec {
+  std::string name;
+  int device = 0;         // device number on the parent bus (root bus or switch internal bus)
+  int function = 0;
+  int port_number = -1;   // LNKCAP port number; -1 = assigned in order
+  uint16_t vendor = 0x8086, device_id = 0;  // 0 = a per-kind default
+  LinkSpec link;          // the link below this port
+  AcsSpec acs;
+  bool slot = true;       // slot implemented (hot-plug capable slot)
+  std::shared_ptr<NodeSpec> child;  // empty port when null
+  SourceLoc loc;
+};
+
+struct SwitchSpec {
+  std::string name;
+  uint16_t vendor = 0x10b5, device = 0x8796;  // PLX/Broadcom PEX 8796 unless given
+  std::string latency_profile;  // "" = by link generation (see link timing constants)
+  std::vector<DownstreamPortSpec> ports;
+  SourceLoc loc;
+};
+
+struct PciBridgeSpec {
+  std::string name;
+  uint16_t vendor = 0x1b36, device = 0x000e;  // QEMU pcie-pci-bridge unless given
+  std::vector<EndpointSpec> devices;          // conventional devices, device numbers 0..31
+  SourceLoc loc;
+};
+
+struct NodeSpec {
+  std::variant<EndpointSpec, SwitchSpec, PciBridgeSpec> node;
+  const SourceLoc& loc() const;
+  const std::string& name() const;
+};
+
+struct AddressRange {
+  uint64_t base = 0;
+  uint64_t size = 0;  // 0 = absent
+  uint64_t limit() const { return base + size - 1; }
+  bool contains(uint64_t a) const { return size && a >= base && a - base < size; }
+};
+
+struct RootComplexSpec {
+  std::string name;
+  int segment = 0;
+  int root_bus = 0;
+  AddressRange ecam{0xe0000000ull, 0x10000000ull};   // 256 buses x 1 MiB
+  AddressRange mmio32{0xc0000000ull, 0x20000000ull};  // below 4 GiB, non-prefetchable windows
+  AddressRange mmio64{0x8000000000ull, 0x4000000000ull};  // above 4 GiB, prefetchable windows
+  AddressRange io{0x1000, 0xf000};
+  bool p2p = true;          // routes requests between root ports (and back down the same port)
+  double p2p_rate_gbps = 0; // 0 = link-limited; else the RC forwarding cap (GB/s)
+  std::vector<DownstreamPortSpec> root_ports;
+  std::vector<EndpointSpec> integrated;  // RCiEPs on the root bus
+  SourceLoc loc;
+};
+
+struct MemorySpec {
+  AddressRange range{0, 0x100000000ull};  // DRAM as the root complex sees it
+  SourceLoc loc;
+};
+
+struct TopologySpec {
+  std::string name;
+  std::string description;
+  std::string file;
+  MemorySpec memory;
+  std::vector<RootComplexSpec> root_complexes;
+};
+
+}  // namespace pciesim::topo
