@@ -73,7 +73,7 @@ using HopId = uint32_t;
 constexpr HopId kNoHop = 0xffffffffu;
 
 // Hops kept inline so recording a path never allocates (ARCHITECTURE.md: DMA fast path).
-constexpr unsigned kMaxHops = 24;
+constexpr unsigned kMaxHops = 32;
 
 struct Verdict {
   Outcome outcome = Outcome::Pending;
@@ -104,6 +104,9 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
   // Set by the fabric while the TLP climbs after an ACS redirect: upper ports with UF forward
   // it upstream instead of reflecting it back down (PCIe 6.12.1.1).
   bool redirected = false;
+  // Set once a completion was routed as its own TLP (ACS CR redirect): links on the request's
+  // way back then carry no second copy of it.
+  bool completion_routed = false;
   // Set by whoever builds the TLP for throughput runs: no hops are recorded.
   bool record_path = true;
   // Timing of a burst (a transfer larger than one TLP, split at MPS/MRRS/RCB by the links): the
@@ -140,6 +143,12 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
   // The verdict a user sees: a failure wins; a delivered TLP that was redirected is "Redirected".
   Verdict final_verdict() const;
   bool finished() const { return verdict.outcome != Outcome::Pending; }
+  // A completer (or the requester receiving completions) has the whole burst only when its last
+  // byte arrived: fold the burst's tail into the TLM delay.
+  void consume_burst(sc_core::sc_time& delay) {
+    delay += tail;
+    tail = sc_core::SC_ZERO_TIME;
+  }
   void reset_record() {
     hop_count = 0;
     hops_truncated = false;
@@ -147,6 +156,7 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
     redirect_bit = AcsBit::None;
     redirect_port = kNoHop;
     redirected = false;
+    completion_routed = false;
     tail = sc_core::SC_ZERO_TIME;
   }
 

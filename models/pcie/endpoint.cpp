@@ -1,0 +1,184 @@
+#include "pcie/endpoint.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "pcie/function_factory.h"
+#include "pcie/port_registry.h"
+
+namespace pciesim {
+
+namespace {
+constexpr uint64_t kBackingPage = 4096;
+}
+
+Endpoint::Endpoint(sc_core::sc_module_name name, const topo::EndpointSpec& spec, int segment,
+                   const topo::LinkSpec* link)
+    : Component(name), m_spec(spec), m_ext(new PcieExtension) {
+  const PortType type = spec.integrated ? PortType::RcIntegratedEndpoint : PortType::Endpoint;
+  const bool multifunction = spec.functions.size() > 1;
+  std::vector<unsigned> numbers;
+  for (const auto& f : spec.functions) numbers.push_back(static_cast<unsigned>(f.function));
+  std::sort(numbers.begin(), numbers.end());
+  const unsigned max_fn = numbers.empty() ? 0 : numbers.back();
+  m_by_number.assign(max_fn + 1, nullptr);
+  m_function_hops.assign(max_fn + 1, kNoHop);
+  for (const auto& f : spec.functions) {
+    // PCIe 7.8.8: ARI functions chain to the next implemented function number.
+    auto next = std::upper_bound(numbers.begin(), numbers.end(), static_cast<unsigned>(f.function));
+    const uint8_t ari_next = next == numbers.end() ? 0 : static_cast<uint8_t>(*next);
+    auto fn = make_endpoint_function(spec.name + ".f" + std::to_string(f.function), f, type, !spec.pcie,
+                                     multifunction, link, ari_next);
+    // Until it captures its id from a type 0 config write, a function knows only its devfn.
+    bool ari = f.ari;
+    fn->set_devfn(static_cast<uint8_t>(ari ? f.function : (spec.device << 3) | f.function));
+    m_by_number[f.function] = fn.get();
+    m_function_hops[f.function] = hops().intern(fn->name(), fn.get(), segment);
+    m_functions.push_back(std::move(fn));
+  }
+  add_port(hops().intern(spec.name, m_functions.empty() ? nullptr : m_functions.front().get(), segment));
+  m_gp.set_extension(m_ext);
+  m_record_ingress = false;  // the completing function is the hop
+}
+
+Endpoint::~Endpoint() = default;  // m_gp deletes the extension it owns
+
+HopId Endpoint::function_hop(unsigned fn) const {
+  return fn < m_function_hops.size() ? m_function_hops[fn] : kNoHop;
+}
+
+bool Endpoint::claims(uint64_t addr, bool io) const {
+  for (const auto& f : m_functions)
+    if (f->claim(addr, io) >= 0) return true;
+  return false;
+}
+
+const PcieExtension& Endpoint::dma(unsigned fn, TlpKind kind, uint64_t addr, uint8_t* data, unsigned len,
+                                   sc_core::sc_time& delay, const DmaOptions& opt) {
+  PcieExtension& ext = *m_ext;
+  ext.reset_record();
+  ext.record_path = opt.record_path;
+  ext.kind = kind;
+  ext.at = opt.at;
+  ext.has_pasid = opt.has_pasid;
+  ext.pasid = opt.pasid & 0xfffff;
+  ext.privileged = opt.privileged;
+  ext.execute = opt.execute;
+  ext.no_snoop = opt.no_snoop;
+  ext.relaxed_ordering = opt.relaxed_ordering;
+  m_gp.set_command(kind == TlpKind::MemRead ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
+  m_gp.set_address(addr);
+  m_gp.set_data_ptr(data);
+  m_gp.set_data_length(len);
+  m_gp.set_streaming_width(len);
+  m_gp.set_byte_enable_ptr(nullptr);
+  m_gp.set_dmi_allowed(false);
+  m_gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+
+  PciFunction* f = function(fn);
+  HopId origin = function_hop(fn);
+  if (!f) {
+    ext.fail(Outcome::UnsupportedRequest, origin);
+    m_gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return ext;
+  }
+  ext.requester = ext.original_requester = opt.spoof_requester ? *opt.spoof_requester : f->bdf();
+  ext.add_hop(origin);
+  // PCIe 7.5.1.1.3: with Bus Master Enable clear a function must not issue memory requests.
+  if (!f->bus_master()) {
+    fail(m_gp, ext, Outcome::UnsupportedRequest, origin);
+    return ext;
+  }
+  // PCIe 6.12.1.2: a multi-function device may route P2P between its functions internally;
+  // ACS RR (or EC with the sibling's bit set) in the requesting function sends it out instead.
+  if (is_memory(kind) && !opt.spoof_requester) {
+    for (unsigned n = 0; n < m_by_number.size(); ++n) {
+      PciFunction* sib = m_by_number[n];
+      if (!sib || sib == f) continue;
+      int bar = sib->claim(addr, false);
+      if (bar < 0) continue;
+      bool out = f->acs(AcsBit::RR) || (f->acs(AcsBit::EC) && f->egress_blocked(n));
+      if (f->acs(AcsBit::EC) && f->egress_blocked(n) && !f->acs(AcsBit::RR)) {
+        fail(m_gp, ext, Outcome::BlockedByAcs, origin, AcsBit::EC);
+        return ext;
+      }
+      if (out) {
+        ext.note_redirect(f->acs(AcsBit::RR) ? AcsBit::RR : AcsBit::EC, origin);
+        break;
+      }
+      bar_access(n, *sib, bar, addr - sib->bars()[bar].base, m_gp, ext, delay);
+      return ext;
+    }
+  }
+  forward(kUpstreamPort, m_gp, ext, delay);
+  ext.consume_burst(delay);  // the last completion (or the posted write's last byte) has landed
+  if (!ext.finished()) {  // nobody ended it: a completer that forgot, or a path that dropped it
+    fail(m_gp, ext, Outcome::UnsupportedRequest, kNoHop);
+  }
+  return ext;
+}
+
+void Endpoint::handle(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
+  switch (ext.kind) {
+    case TlpKind::CfgRead0:
+    case TlpKind::CfgWrite0:
+      config_access(gp, ext);
+      return;
+    case TlpKind::MemRead:
+    case TlpKind::MemWrite:
+    case TlpKind::AtomicOp:
+      for (unsigned n = 0; n < m_by_number.size(); ++n) {
+        PciFunction* f = m_by_number[n];
+        int bar = f ? f->claim(gp.get_address(), false) : -1;
+        if (bar < 0) continue;
+        bar_access(n, *f, bar, gp.get_address() - f->bars()[bar].base, gp, ext, delay);
+        return;
+      }
+      fail(gp, ext, Outcome::UnsupportedRequest, port_hop(kUpstreamPort));
+      return;
+    case TlpKind::Completion:  // a completion routed back to us on its own (ACS CR redirect)
+      ext.deliver(port_hop(kUpstreamPort));
+      gp.set_response_status(tlm::TLM_OK_RESPONSE);
+      return;
+    default:  // type 1 config (no secondary bus here), messages we do not model
+      fail(gp, ext, Outcome::UnsupportedRequest, port_hop(kUpstreamPort));
+  }
+}
+
+void Endpoint::config_access(tlm::tlm_generic_payload& gp, PcieExtension& ext) {
+  RequesterId target = ext.cfg_target;
+  bool ari = !m_functions.empty() && m_spec.functions.front().ari;
+  unsigned fn = ari ? target.devfn : target.function();
+  PciFunction* f = (ari || target.device() == unsigned(m_spec.device)) ? function(fn) : nullptr;
+  if (!f) {
+    fail(gp, ext, Outcome::UnsupportedRequest, port_hop(kUpstreamPort));
+    return;
+  }
+  complete_config(*f, function_hop(fn), gp, ext);
+}
+
+void Endpoint::bar_access(unsigned fn_no, PciFunction& fn, int bar, uint64_t offset, tlm::tlm_generic_payload& gp,
+                          PcieExtension& ext, sc_core::sc_time& delay) {
+  ext.consume_burst(delay);
+  uint8_t* d = gp.get_data_ptr();
+  unsigned len = gp.get_data_length();
+  while (len) {
+    uint64_t key = (uint64_t{fn_no} << 56) | (uint64_t(bar) << 52) | (offset / kBackingPage);
+    unsigned in_page = static_cast<unsigned>(std::min<uint64_t>(len, kBackingPage - offset % kBackingPage));
+    auto it = m_backing.find(key);
+    if (gp.is_write()) {
+      if (it == m_backing.end()) it = m_backing.emplace(key, std::make_unique<uint8_t[]>(kBackingPage)).first;
+      std::memcpy(it->second.get() + offset % kBackingPage, d, in_page);
+    } else if (it == m_backing.end()) {
+      std::memset(d, 0, in_page);
+    } else {
+      std::memcpy(d, it->second.get() + offset % kBackingPage, in_page);
+    }
+    d += in_page; offset += in_page; len -= in_page;
+  }
+  ext.completer = fn.bdf();
+  ext.deliver(function_hop(fn_no));
+  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+}  // namespace pciesim

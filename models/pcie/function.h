@@ -1,0 +1,108 @@
+// One PCI function as the fabric sees it: its configuration space and what the fabric decodes
+// from it (BARs, bridge bus numbers and windows, ACS control). Decoding runs after each config
+// write that changed something, never on the routing hot path.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "pcie/capabilities.h"
+#include "pcie/config_space.h"
+#include "pcie/pcie_regs.h"
+#include "pciesim/tlp.h"
+
+namespace pciesim {
+
+using PortType = regs::PortType;  // PCIe 7.5.3.2 device/port type
+
+// A BAR slot as currently programmed; index -1 = unused (or the upper half of a 64-bit BAR).
+struct DecodedBar : BarDecode {
+  int index = -1;
+};
+
+class PciFunction {
+ public:
+  // `extended_config` false: a conventional PCI function (256 B config space, no PCIe capability).
+  PciFunction(std::string name, PortType type, bool extended_config);
+  virtual ~PciFunction() = default;
+  PciFunction(const PciFunction&) = delete;
+  PciFunction& operator=(const PciFunction&) = delete;
+
+  const std::string& name() const { return m_name; }
+  PortType port_type() const { return m_type; }
+  bool is_bridge() const { return (m_cfg.byte(cfg::kHeaderType) & 0x7f) == 1; }
+  ConfigSpace& config() { return m_cfg; }
+  const ConfigSpace& config() const { return m_cfg; }
+
+  // Identity. PCIe 2.2.6.2: a function captures its bus and device number from every type 0
+  // configuration write it receives, and uses them as its requester id.
+  RequesterId bdf() const { return m_bdf; }
+  void capture_id(RequesterId id) { m_bdf = id; }
+  void set_devfn(uint8_t devfn) { m_bdf.devfn = devfn; }
+
+  // Command register state (decoded).
+  bool memory_enabled() const { return m_command & cfg::kCmdMemory; }
+  bool io_enabled() const { return m_command & cfg::kCmdIo; }
+  bool bus_master() const { return m_command & cfg::kCmdBusMaster; }
+
+  // Type 0: BARs as currently programmed (PCI 3.0 6.2.5.1).
+  const std::array<DecodedBar, 6>& bars() const { return m_bars; }
+  // The BAR that claims `addr` for a memory (or I/O) request; -1 when none does, or decoding is off.
+  int claim(uint64_t addr, bool io) const;
+
+  // Type 1 (bridges and ports).
+  uint8_t primary_bus() const { return m_bus.primary; }
+  uint8_t secondary_bus() const { return m_bus.secondary; }
+  uint8_t subordinate_bus() const { return m_bus.subordinate; }
+  bool bus_below(uint8_t bus) const { return m_bus.routes(bus); }
+  const Window& io_window() const { return m_win.io; }
+  const Window& mem_window() const { return m_win.mem; }
+  const Window& pref_window() const { return m_win.pref; }
+  // Memory address inside the non-prefetchable or prefetchable window (and memory decode on).
+  bool window_claims(uint64_t addr) const {
+    return memory_enabled() && (m_win.mem.contains(addr) || m_win.pref.contains(addr));
+  }
+  bool io_window_claims(uint64_t addr) const { return io_enabled() && m_win.io.contains(addr); }
+  uint16_t bridge_control() const { return m_bridge_control; }
+  bool ari_forwarding() const { return m_ari_forwarding; }
+
+  // ACS (PCIe 7.7.8), zero when the capability is absent.
+  bool has_acs() const { return m_acs.present; }
+  const AcsRegs& acs_regs() const { return m_acs; }
+  uint16_t acs_capability() const { return m_acs.capability; }
+  uint16_t acs_control() const { return m_acs.control; }
+  bool acs(AcsBit bit) const { return m_acs.enabled(bit); }
+  bool egress_blocked(unsigned port_number) const { return m_acs.egress_blocked(port_number); }
+  uint8_t port_number() const { return m_port_number; }
+
+  // Offsets of capabilities the fabric uses (0 = absent).
+  uint16_t pcie_cap() const { return m_pcie_offset; }
+
+  // Re-reads the cached decode from config space (called by the write hook; public for tests
+  // and for builders that poke config space directly).
+  void refresh();
+
+  // Conventional reset / FLR hook for device models.
+  virtual void on_reset() {}
+
+ protected:
+  std::string m_name;
+  PortType m_type;
+  ConfigSpace m_cfg;
+
+ private:
+  RequesterId m_bdf;
+  uint16_t m_command = 0;
+  std::array<DecodedBar, 6> m_bars{};
+  BusNumbers m_bus;
+  BridgeWindows m_win;
+  uint16_t m_bridge_control = 0;
+  bool m_ari_forwarding = false;
+  uint16_t m_acs_offset = 0;
+  AcsRegs m_acs;
+  uint16_t m_pcie_offset = 0;
+  uint8_t m_port_number = 0;
+};
+
+}  // namespace pciesim

@@ -1,0 +1,42 @@
+// A PCIe-to-PCI bridge (PCI Express to PCI/PCI-X Bridge 1.0) with a conventional PCI bus behind
+// it. Port 0 is the upstream PCIe link; ports 1..N are the conventional devices on the bus.
+// Requests that devices behind it send upstream leave with the bridge's requester id
+// {secondary bus, device 0, function 0} (bridge spec 2.3): the DMA alias Linux groups by.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "pcie/component.h"
+#include "pcie/function.h"
+#include "pcie/topology/spec.h"
+
+namespace pciesim {
+
+class Endpoint;
+
+class PciBridge : public Component {
+ public:
+  static constexpr int kUpstreamPort = 0;
+
+  PciBridge(sc_core::sc_module_name name, const topo::PciBridgeSpec& spec, const topo::LinkSpec& upstream_link,
+            int segment);
+
+  PciFunction& bridge_function() { return *m_fn; }
+  const topo::PciBridgeSpec& spec() const { return m_spec; }
+  // Attaches a conventional device; returns its component port.
+  int attach_device(Endpoint& ep);
+
+ protected:
+  void handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
+
+ private:
+  int port_claiming(uint64_t addr) const;
+
+  topo::PciBridgeSpec m_spec;
+  std::unique_ptr<PciFunction> m_fn;
+  std::vector<std::pair<int, Endpoint*>> m_devices;  // port, device
+  int m_segment;
+};
+
+}  // namespace pciesim

@@ -1,0 +1,93 @@
+#include "pcie/root_complex.h"
+
+#include "pcie/endpoint.h"
+#include "pcie/function_factory.h"
+#include "pcie/port_registry.h"
+
+namespace pciesim {
+
+RootComplex::RootComplex(sc_core::sc_module_name name, const topo::RootComplexSpec& spec)
+    : Hub(name), cpu_in("cpu_in"), host_out("host_out"), m_spec(spec),
+      m_latency(root_port_latency(spec.root_ports.empty() ? 3 : spec.root_ports.front().link.gen)) {
+  cpu_in.register_b_transport(this, &RootComplex::from_cpu);
+  m_host_hop = hops().intern(spec.name + ".host", nullptr, spec.segment);
+  int number = 1;
+  for (const topo::DownstreamPortSpec& rp : spec.root_ports) {
+    int port_number = rp.port_number >= 0 ? rp.port_number : number;
+    const bool multi = shares_device(spec.root_ports, rp.device);
+    auto fn = make_port_function(rp.name, PortType::RootPort, rp.vendor, rp.device_id, rp.link, rp.acs,
+                                 port_number, rp.slot, multi);
+    fn->capture_id(RequesterId{static_cast<uint8_t>(spec.root_bus),
+                               static_cast<uint8_t>((rp.device << 3) | rp.function)});
+    int port = add_port(hops().intern(fn->name(), fn.get(), spec.segment));
+    add_downstream(port, fn.get());
+    m_rp_ports.push_back(port);
+    m_root_ports.push_back(std::move(fn));
+    ++number;
+  }
+}
+
+int RootComplex::attach_integrated(Endpoint& ep) {
+  int port = add_port(hops().intern(name() + std::string(".") + ep.spec().name, nullptr, m_spec.segment));
+  add_downstream(port, nullptr, &ep);
+  for (const auto& f : ep.functions())  // RCiEPs sit on the root bus from the start
+    f->capture_id(RequesterId{root_bus(), f->bdf().devfn});
+  return port;
+}
+
+void RootComplex::from_cpu(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  auto* ext = gp.get_extension<PcieExtension>();
+  if (!ext) {  // a plain CPU load/store: give it a PCIe header for the fabric
+    gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+  ext->add_hop(m_host_hop);
+  const uint64_t addr = gp.get_address();
+  if (m_spec.ecam.contains(addr)) {
+    // PCIe 7.2.2: ECAM offset = bus << 20 | device << 15 | function << 12 | register.
+    const uint64_t off = addr - m_spec.ecam.base;
+    const unsigned len = gp.get_data_length();
+    const uint16_t reg = off & 0xfff;
+    if (!(len == 1 || len == 2 || len == 4) || (reg & (len - 1))) {  // must not cross a dword
+      fail(gp, *ext, Outcome::UnsupportedRequest, m_host_hop);
+      return;
+    }
+    ext->cfg_target = RequesterId{static_cast<uint8_t>(m_spec.root_bus + (off >> 20)),
+                                  static_cast<uint8_t>((off >> 12) & 0xff)};
+    ext->cfg_register = reg;
+    const bool write = gp.is_write();
+    ext->kind = write ? TlpKind::CfgWrite1 : TlpKind::CfgRead1;
+    route_config_down(gp, *ext, delay, root_bus(), m_host_hop);
+    return;
+  }
+  route_down(gp, *ext, delay, m_host_hop);
+}
+
+void RootComplex::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
+  route_from_below(port, gp, ext, delay);
+}
+
+void RootComplex::go_upstream(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
+  ext.add_hop(m_host_hop);
+  if (ext.kind == TlpKind::Completion) {
+    // ID-routed: back down to the requester's root port (a redirected P2P completion), or the
+    // host's own.
+    const DownPort* p = port_for_bus(ext.requester.bus);
+    if (p && !m_spec.p2p) {
+      fail(gp, ext, Outcome::UnsupportedRequest, m_host_hop);
+      return;
+    }
+    if (p) {
+      send_down(*p, gp, ext, delay);
+      return;
+    }
+    ext.deliver(m_host_hop);
+    gp.set_response_status(tlm::TLM_OK_RESPONSE);
+    return;
+  }
+  delay += m_latency;
+  host_out->b_transport(gp, delay);
+  account_completion(ext, delay);
+}
+
+}  // namespace pciesim

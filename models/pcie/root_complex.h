@@ -1,0 +1,57 @@
+// The root complex: host bridge with its ECAM window, root ports and root-complex integrated
+// endpoints on the root bus. Downward traffic (CPU MMIO and config, and P2P coming back down
+// after a trip upstream) enters at `cpu_in`; upstream traffic (DMA, redirected P2P) leaves at
+// `host_out`, towards memory and, in the IOMMU issue, through the remapping unit.
+// Component ports: root ports and RCiEPs, in the topology's order.
+#pragma once
+
+#include <memory>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "pcie/hub.h"
+#include "pcie/topology/spec.h"
+
+namespace pciesim {
+
+class RootComplex : public Hub {
+ public:
+  tlm_utils::simple_target_socket<RootComplex> cpu_in;
+  tlm_utils::simple_initiator_socket<RootComplex> host_out;
+
+  RootComplex(sc_core::sc_module_name name, const topo::RootComplexSpec& spec);
+
+  const topo::RootComplexSpec& spec() const { return m_spec; }
+  int segment() const { return m_spec.segment; }
+  uint8_t root_bus() const { return static_cast<uint8_t>(m_spec.root_bus); }
+  HopId host_hop() const { return m_host_hop; }
+
+  // Root port i (topology order) and its component port.
+  PciFunction& root_port(size_t i) { return *m_root_ports.at(i); }
+  size_t root_port_count() const { return m_root_ports.size(); }
+  int root_port_component_port(size_t i) const { return m_rp_ports.at(i); }
+  // Attaches an RCiEP built by the fabric; returns its component port.
+  int attach_integrated(Endpoint& ep);
+
+  // Root-complex traversal latency: not published for modern parts; E5 round trips of
+  // 520-600 ns include DRAM and device-side DMA overhead (performance-facts C). The
+  // link/DRAM share is accounted elsewhere, so this is a calibrated parameter.
+  void set_latency(sc_core::sc_time t) { m_latency = t; }
+
+ protected:
+  void handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
+  void go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
+  bool peer_routing_allowed() const override { return m_spec.p2p; }
+  sc_core::sc_time traversal_latency() const override { return m_latency; }
+
+ private:
+  void from_cpu(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+
+  topo::RootComplexSpec m_spec;
+  std::vector<std::unique_ptr<PciFunction>> m_root_ports;
+  std::vector<int> m_rp_ports;
+  HopId m_host_hop;
+  sc_core::sc_time m_latency;
+};
+
+}  // namespace pciesim

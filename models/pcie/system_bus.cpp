@@ -1,0 +1,68 @@
+#include "pcie/system_bus.h"
+
+#include "devices/dram.h"
+#include "pcie/port_registry.h"
+#include "pcie/root_complex.h"
+
+namespace pciesim {
+
+SystemBus::SystemBus(sc_core::sc_module_name name, Dram& dram) : sc_module(name), in("in"), out("out") {
+  in.register_b_transport(this, &SystemBus::b_transport);
+  in.register_transport_dbg(this, &SystemBus::transport_dbg);
+  m_dram_range = topo::AddressRange{dram.base(), dram.size()};
+  m_dram_hop = hops().intern("dram");
+  out.bind(dram.socket);
+  m_targets.push_back(Target{0, {m_dram_range}, nullptr});
+}
+
+void SystemBus::bind_cpu(tlm::tlm_initiator_socket<>& cpu) {
+  cpu.bind(in);
+  m_sources.push_back(nullptr);
+}
+
+void SystemBus::add_root_complex(RootComplex& rc) {
+  const auto& s = rc.spec();
+  int index = static_cast<int>(m_targets.size());
+  out.bind(rc.cpu_in);
+  m_targets.push_back(Target{index, {s.ecam, s.mmio32, s.mmio64, s.io}, &rc});
+  rc.host_out.bind(in);
+  m_sources.push_back(&rc);
+}
+
+int SystemBus::target_for(uint64_t addr) const {
+  for (const Target& t : m_targets)
+    for (const auto& r : t.ranges)
+      if (r.contains(addr)) return t.out_index;
+  return -1;
+}
+
+void SystemBus::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  auto* ext = gp.get_extension<PcieExtension>();
+  RootComplex* source = in_index < int(m_sources.size()) ? m_sources[in_index] : nullptr;
+  int t = target_for(gp.get_address());
+  if (t < 0 || (source && t != 0 && !source->spec().p2p)) {
+    // Nothing decodes it, or a root complex that does not route P2P: master abort at the host.
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    if (ext) ext->fail(Outcome::UnsupportedRequest, source ? source->host_hop() : kNoHop);
+    if (gp.is_read() && gp.get_data_ptr())
+      for (unsigned i = 0; i < gp.get_data_length(); ++i) gp.get_data_ptr()[i] = 0xff;
+    return;
+  }
+  if (t == 0) {
+    if (ext) {
+      ext->add_hop(m_dram_hop);
+      ext->consume_burst(delay);
+    }
+    out[0]->b_transport(gp, delay);
+    if (ext && gp.get_response_status() == tlm::TLM_OK_RESPONSE) ext->deliver(m_dram_hop);
+    else if (ext) ext->fail(Outcome::UnsupportedRequest, m_dram_hop);
+    return;
+  }
+  out[t]->b_transport(gp, delay);
+}
+
+unsigned SystemBus::transport_dbg(int, tlm::tlm_generic_payload& gp) {
+  return m_dram_range.contains(gp.get_address()) ? out[0]->transport_dbg(gp) : 0;
+}
+
+}  // namespace pciesim
