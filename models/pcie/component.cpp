@@ -56,7 +56,8 @@ void Component::forward(int port, tlm::tlm_generic_payload& gp, PcieExtension& e
   Link* link = p.link;
   const bool data_request = ext.kind == TlpKind::MemWrite || ext.kind == TlpKind::MemRead ||
                             ext.kind == TlpKind::AtomicOp;
-  const uint64_t bytes = data_request ? gp.get_data_length() : 4;
+  // config requests carry one DW (the link ignores the count); messages here carry no data
+  const uint64_t bytes = data_request ? gp.get_data_length() : ext.kind == TlpKind::Message ? 0 : 4;
   if (link) {
     const sc_core::sc_time now = sc_core::sc_time_stamp();
     sc_core::sc_time head = now + delay;

@@ -24,16 +24,18 @@ void SystemBus::add_root_complex(RootComplex& rc) {
   const auto& s = rc.spec();
   int index = static_cast<int>(m_targets.size());
   out.bind(rc.cpu_in);
-  m_targets.push_back(Target{index, {s.ecam, s.mmio32, s.mmio64, s.io}, &rc});
+  // Memory space only: the RC's I/O range is a separate (port) address space.
+  m_targets.push_back(Target{index, {s.ecam, s.mmio32, s.mmio64}, &rc});
   rc.host_out.bind(in);
   m_sources.push_back(&rc);
 }
 
 int SystemBus::target_for(uint64_t addr) const {
-  for (const Target& t : m_targets)
-    for (const auto& r : t.ranges)
-      if (r.contains(addr)) return t.out_index;
-  return -1;
+  // Root-complex ranges first: below 4 GiB the PCI hole shadows DRAM, as on a real chipset.
+  for (size_t i = 1; i < m_targets.size(); ++i)
+    for (const auto& r : m_targets[i].ranges)
+      if (r.contains(addr)) return m_targets[i].out_index;
+  return m_dram_range.contains(addr) ? 0 : -1;
 }
 
 void SystemBus::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {

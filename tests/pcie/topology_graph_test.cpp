@@ -59,7 +59,7 @@ TEST_F(TopologyGraphTwoLevel, CountsByKind) {
 }
 
 TEST_F(TopologyGraphTwoLevel, VerticesPointBackToTheSpec) {
-  const FabricVertex& gpu = m_graph[v("gpu0.0")];
+  const FabricVertex& gpu = m_graph[v("gpu0.f0")];
   EXPECT_EQ(gpu.kind, VertexKind::EndpointFunction);
   ASSERT_TRUE(gpu.endpoint);
   EXPECT_EQ(gpu.endpoint->name, "gpu0");
@@ -68,51 +68,51 @@ TEST_F(TopologyGraphTwoLevel, VerticesPointBackToTheSpec) {
   const FabricVertex& sw1 = m_graph[v("sw1")];
   EXPECT_EQ(sw1.kind, VertexKind::SwitchUpstreamPort);
   EXPECT_EQ(std::get<const SwitchSpec*>(sw1.item)->device, 0x8747);
-  EXPECT_EQ(m_graph[v("dma0.0")].kind, VertexKind::IntegratedFunction);
-  EXPECT_EQ(m_graph.find_function("nic0", 1), m_graph.find("nic0.1"));
-  EXPECT_FALSE(m_graph.find("nic0"));  // functions are named <endpoint>.<function>
+  EXPECT_EQ(m_graph[v("dma0.f0")].kind, VertexKind::IntegratedFunction);
+  EXPECT_EQ(m_graph.find_function("nic0", 1), m_graph.find("nic0.f1"));
+  EXPECT_FALSE(m_graph.find("nic0"));  // functions are named <endpoint>.f<function>
   EXPECT_FALSE(m_graph.find("nope"));
 }
 
 TEST_F(TopologyGraphTwoLevel, EdgesCarryLinks) {
-  const FabricEdge* up = m_graph.uplink(v("nvme0.0"));
+  const FabricEdge* up = m_graph.uplink(v("nvme0.f0"));
   ASSERT_TRUE(up);
   EXPECT_EQ(up->kind, EdgeKind::Link);
   ASSERT_TRUE(up->link);
   EXPECT_EQ(up->link->width, 4);
   EXPECT_EQ(m_graph.uplink(v("sw1-dp0"))->kind, EdgeKind::SwitchInternalBus);
   EXPECT_EQ(m_graph.uplink(v("rp0"))->kind, EdgeKind::RootBus);
-  EXPECT_EQ(m_graph.uplink(v("dma0.0"))->kind, EdgeKind::RootBus);
+  EXPECT_EQ(m_graph.uplink(v("dma0.f0"))->kind, EdgeKind::RootBus);
   EXPECT_EQ(m_graph.uplink(v("sw0"))->link->gen, 4);
   EXPECT_FALSE(m_graph.uplink(v("rc0")));
   // Both functions of nic0 hang off the same link.
-  EXPECT_EQ(m_graph.uplink(v("nic0.0"))->link, m_graph.uplink(v("nic0.1"))->link);
+  EXPECT_EQ(m_graph.uplink(v("nic0.f0"))->link, m_graph.uplink(v("nic0.f1"))->link);
 }
 
 TEST_F(TopologyGraphTwoLevel, ParentsAndPathToRoot) {
-  EXPECT_EQ(name_of(m_graph.parent(v("nvme0.0"))), "sw1-dp0");
+  EXPECT_EQ(name_of(m_graph.parent(v("nvme0.f0"))), "sw1-dp0");
   EXPECT_EQ(name_of(m_graph.parent(v("sw1"))), "sw0-dp0");
   EXPECT_EQ(name_of(m_graph.parent(v("rc0"))), "(none)");
-  EXPECT_EQ(names(m_graph.path_to_root(v("nvme0.0"))), "nvme0.0 sw1-dp0 sw1 sw0-dp0 sw0 rp0 rc0");
-  EXPECT_EQ(names(m_graph.path_to_root(v("dma0.0"))), "dma0.0 rc0");
+  EXPECT_EQ(names(m_graph.path_to_root(v("nvme0.f0"))), "nvme0.f0 sw1-dp0 sw1 sw0-dp0 sw0 rp0 rc0");
+  EXPECT_EQ(names(m_graph.path_to_root(v("dma0.f0"))), "dma0.f0 rc0");
   ASSERT_EQ(m_graph.root_complexes().size(), 1u);
   EXPECT_EQ(m_graph[m_graph.root_complexes()[0]].name, "rc0");
 }
 
 TEST_F(TopologyGraphTwoLevel, WhereP2pTurns) {
   auto lca = [&](const char* a, const char* b) { return name_of(m_graph.lowest_common_ancestor(v(a), v(b))); };
-  EXPECT_EQ(lca("nvme0.0", "nvme1.0"), "sw1");     // siblings on the second-level switch
-  EXPECT_EQ(lca("nvme0.0", "gpu0.0"), "sw1");
-  EXPECT_EQ(lca("nvme0.0", "nic0.0"), "sw0");      // across the two levels
-  EXPECT_EQ(lca("qat0.0", "gpu0.0"), "sw0");
-  EXPECT_EQ(lca("nic0.0", "nic0.1"), "sw0-dp1");   // functions of one device
-  EXPECT_EQ(lca("nvme0.0", "nic1.0"), "rc0");      // across root ports
-  EXPECT_EQ(lca("dma0.0", "gpu0.0"), "rc0");       // RCiEP
-  EXPECT_EQ(lca("gpu0.0", "sw0-dp0"), "sw0-dp0");  // an ancestor is its own meeting point
-  EXPECT_EQ(lca("gpu0.0", "gpu0.0"), "gpu0.0");
-  EXPECT_EQ(names(m_graph.path_between(v("nvme0.0"), v("nic0.1"))),
-            "nvme0.0 sw1-dp0 sw1 sw0-dp0 sw0 sw0-dp1 nic0.1");
-  EXPECT_EQ(names(m_graph.path_between(v("nvme0.0"), v("nvme1.0"))), "nvme0.0 sw1-dp0 sw1 sw1-dp1 nvme1.0");
+  EXPECT_EQ(lca("nvme0.f0", "nvme1.f0"), "sw1");     // siblings on the second-level switch
+  EXPECT_EQ(lca("nvme0.f0", "gpu0.f0"), "sw1");
+  EXPECT_EQ(lca("nvme0.f0", "nic0.f0"), "sw0");      // across the two levels
+  EXPECT_EQ(lca("qat0.f0", "gpu0.f0"), "sw0");
+  EXPECT_EQ(lca("nic0.f0", "nic0.f1"), "sw0-dp1");   // functions of one device
+  EXPECT_EQ(lca("nvme0.f0", "nic1.f0"), "rc0");      // across root ports
+  EXPECT_EQ(lca("dma0.f0", "gpu0.f0"), "rc0");       // RCiEP
+  EXPECT_EQ(lca("gpu0.f0", "sw0-dp0"), "sw0-dp0");  // an ancestor is its own meeting point
+  EXPECT_EQ(lca("gpu0.f0", "gpu0.f0"), "gpu0.f0");
+  EXPECT_EQ(names(m_graph.path_between(v("nvme0.f0"), v("nic0.f1"))),
+            "nvme0.f0 sw1-dp0 sw1 sw0-dp0 sw0 sw0-dp1 nic0.f1");
+  EXPECT_EQ(names(m_graph.path_between(v("nvme0.f0"), v("nvme1.f0"))), "nvme0.f0 sw1-dp0 sw1 sw1-dp1 nvme1.f0");
 }
 
 TEST_F(TopologyGraphTwoLevel, WritesDot) {
@@ -120,7 +120,7 @@ TEST_F(TopologyGraphTwoLevel, WritesDot) {
   m_graph.write_dot(dot);
   std::string s = dot.str();
   EXPECT_EQ(s.rfind("digraph", 0), 0u) << s;
-  EXPECT_NE(s.find("nvme0.0\\nendpoint function"), std::string::npos);
+  EXPECT_NE(s.find("nvme0.f0\\nendpoint function"), std::string::npos);
   EXPECT_NE(s.find("Gen3 x4"), std::string::npos);
   EXPECT_NE(s.find("shape=house"), std::string::npos);
 }
@@ -132,7 +132,7 @@ TEST(TopologyGraph, PciBridgeAndConventionalFunctions) {
   EXPECT_EQ(g.counts().conventional_endpoints, 2u);
   EXPECT_EQ(g.counts().conventional_functions, 2u);
   EXPECT_EQ(g.counts().endpoint_functions, 1u);
-  auto edu = g.find("edu0.0"), e1000 = g.find("e1000.0");
+  auto edu = g.find("edu0.f0"), e1000 = g.find("e1000.f0");
   ASSERT_TRUE(edu && e1000);
   EXPECT_EQ(g[*edu].kind, VertexKind::ConventionalFunction);
   EXPECT_EQ(g.uplink(*edu)->kind, EdgeKind::PciBus);

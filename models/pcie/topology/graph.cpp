@@ -74,7 +74,7 @@ class GraphBuilder {
   void add_functions(FabricVertexId parent, const EndpointSpec& ep, VertexKind kind, EdgeKind edge,
                      const LinkSpec* link) {
     for (const FunctionSpec& fn : ep.functions) {
-      FabricVertexId f = add(kind, ep.name + "." + std::to_string(fn.function), fn.loc, &fn, &ep);
+      FabricVertexId f = add(kind, ep.name + ".f" + std::to_string(fn.function), fn.loc, &fn, &ep);
       connect(parent, f, edge, link);
     }
     size_t n = ep.functions.size();
@@ -129,7 +129,7 @@ std::optional<FabricVertexId> FabricGraph::find(std::string_view name) const {
 }
 
 std::optional<FabricVertexId> FabricGraph::find_function(std::string_view endpoint, int function) const {
-  return find(std::string(endpoint) + "." + std::to_string(function));
+  return find(std::string(endpoint) + ".f" + std::to_string(function));
 }
 
 std::optional<FabricVertexId> FabricGraph::parent(FabricVertexId v) const {

@@ -47,7 +47,7 @@ using SpecItem = std::variant<const RootComplexSpec*, const DownstreamPortSpec*,
 
 struct FabricVertex {
   VertexKind kind = VertexKind::RootComplex;
-  std::string name;                        // spec name; a function is "<endpoint>.<function>"
+  std::string name;                        // spec name; a function is "<endpoint>.f<function>" (as the fabric names it)
   SourceLoc loc;
   SpecItem item;
   const EndpointSpec* endpoint = nullptr;  // functions: the device they belong to

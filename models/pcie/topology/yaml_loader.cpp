@@ -12,7 +12,6 @@
 #include <fstream>
 #include <limits>
 #include <map>
-#include <sstream>
 #include <utility>
 #include <vector>
 
