@@ -82,7 +82,7 @@ class PciIds {
     if (m_names.empty())
       for (const BuiltinClass& c : kBuiltinClasses) {
         const IdKind k = c.key >= 0x3000000 ? IdKind::ProgIf : c.key >= 0x20000 ? IdKind::Subclass : IdKind::Class;
-        const uint32_t ids = k == IdKind::ProgIf ? c.key - 0x3000000 : k == IdKind::Subclass ? c.key - 0x20000 : c.key - 0x100;
+        const uint32_t ids = c.key - (k == IdKind::ProgIf ? 0x3000000 : k == IdKind::Subclass ? 0x20000 : 0x100);
         m_names.emplace(id_key(k, ids), c.name);
       }
   }
@@ -98,10 +98,9 @@ class PciIds {
     if (s.size() < pos + n) return false;
     out = 0;
     for (size_t i = pos; i < pos + n; ++i) {
-      const char c = s[i];
-      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      if (d < 0) return false;
-      out = out * 16 + static_cast<uint32_t>(d);
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (!std::isxdigit(c)) return false;
+      out = out * 16 + static_cast<uint32_t>(std::isdigit(c) ? c - '0' : std::tolower(c) - 'a' + 10);
     }
     return true;
   }
@@ -552,7 +551,8 @@ class Lspci {
         base |= uint64_t{l(cfg::kPrefBaseUpper)} << 32;
         limit |= uint64_t{l(cfg::kPrefLimitUpper)} << 32;
       }
-      show_range("\tPrefetchable memory behind bridge", base, limit + 0xfffff, pref_type == kPrefRangeType64 ? 64 : 32);
+      show_range("\tPrefetchable memory behind bridge", base, limit + 0xfffff,
+                 pref_type == kPrefRangeType64 ? 64 : 32);
     }
     const uint16_t sec = w(cfg::kSecStatus), brc = w(cfg::kBridgeControl);
     if (m_v > 1)
@@ -635,7 +635,8 @@ class Lspci {
         flag(t, kPmCsrNoSoftReset), flag(t, kPmCsrPmeEnable), (t & kPmCsrDataSelMask) >> 9,
         (t & kPmCsrDataScaleMask) >> 13, flag(t, kPmCsrPmeStatus));
     if (const uint8_t bse = b(where + kPmBridgeExt))
-      put(m_out, "\t\tBridge: PM%c B3%c\n", flag(bse, kPmBseBpccEnable), flag(static_cast<uint8_t>(~bse), kPmBseB2B3));
+      put(m_out, "\t\tBridge: PM%c B3%c\n", flag(bse, kPmBseBpccEnable),
+          flag(static_cast<uint8_t>(~bse), kPmBseB2B3));
   }
 
   void cap_msi(unsigned where, uint16_t cap) {
@@ -743,11 +744,14 @@ class Lspci {
     const uint32_t t = l(where + kExpDevCap);
     put(m_out, "\t\tDevCap:\tMaxPayload %d bytes, PhantFunc %d", 128 << (t & kDevCapPayloadMask),
         (1 << ((t & kDevCapPhantomMask) >> 3)) - 1);
-    if (ep) put(m_out, ", Latency L0s %s, L1 %s", latency_l0s((t & kDevCapL0sMask) >> 6), latency_l1((t & kDevCapL1Mask) >> 9));
+    if (ep)
+      put(m_out, ", Latency L0s %s, L1 %s", latency_l0s((t & kDevCapL0sMask) >> 6),
+          latency_l1((t & kDevCapL1Mask) >> 9));
     m_out += '\n';
     put(m_out, "\t\t\tExtTag%c", flag(t, kDevCapExtTag));
     if (ep || type == PortType::SwitchUpstream || type == PortType::PcieToPciBridge)
-      put(m_out, " AttnBtn%c AttnInd%c PwrInd%c", flag(t, kDevCapAttnButton), flag(t, kDevCapAttnInd), flag(t, kDevCapPwrInd));
+      put(m_out, " AttnBtn%c AttnInd%c PwrInd%c", flag(t, kDevCapAttnButton), flag(t, kDevCapAttnInd),
+          flag(t, kDevCapPwrInd));
     put(m_out, " RBE%c", flag(t, kDevCapRbe));
     const bool flr_type = ep || type == PortType::RcIntegratedEndpoint;
     if (flr_type) put(m_out, " FLReset%c", flag(t, kDevCapFlr));
@@ -937,12 +941,14 @@ class Lspci {
       cap2 = l(where + kExpLnkCap2);
       if (cap2)
         put(m_out, "\t\tLnkCap2: Supported Link Speeds: %s, Crosslink%c Retimer%c 2Retimers%c DRS%c\n",
-            speed_vector((cap2 & kLnkCap2SpeedsMask) >> 1), flag(cap2, kLnkCap2Crosslink), flag(cap2, kLnkCap2Retimer),
+            speed_vector((cap2 & kLnkCap2SpeedsMask) >> 1), flag(cap2, kLnkCap2Crosslink),
+            flag(cap2, kLnkCap2Retimer),
             flag(cap2, kLnkCap2TwoRetimers), flag(cap2, kLnkCap2Drs));
       const uint16_t v = w(where + kExpLnkCtl2);
       const unsigned target = v & kLnkCtl2TargetSpeedMask;
       put(m_out, "\t\tLnkCtl2: Target Link Speed: %s, EnterCompliance%c SpeedDis%c",
-          target <= 1 ? "2.5GT/s" : link_speed(target), flag(v, kLnkCtl2EnterCompliance), flag(v, kLnkCtl2SpeedDisable));
+          target_speed(target), flag(v, kLnkCtl2EnterCompliance),
+          flag(v, kLnkCtl2SpeedDisable));
       if (type == PortType::SwitchDownstream)
         put(m_out, ", Selectable De-emphasis: %s", deemph[(v & kLnkCtl2SelDeemphasis) ? 1 : 0]);
       put(m_out,
@@ -970,6 +976,9 @@ class Lspci {
     }
   }
 
+  static const char* target_speed(unsigned s) {  // 0 (hardwired) also means 2.5 GT/s only
+    return s <= 1 ? "2.5GT/s" : s <= 6 ? link_speed(s) : "Unknown";
+  }
   static const char* speed_vector(uint32_t v) {  // LNKCAP2 bits 7:1 shifted down
     if (v & 0x60) return "RsvdP";
     if (v & 0x10) return "2.5-32GT/s";

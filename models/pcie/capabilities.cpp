@@ -65,7 +65,8 @@ void declare_bars(ConfigSpace& cs, const std::vector<topo::BarSpec>& bars, unsig
   for (const topo::BarSpec& b : bars) {
     const unsigned slots = b.is_64bit ? 2 : 1;
     if (b.index < 0 || static_cast<unsigned>(b.index) + slots > count)
-      bad(b.loc, "BAR" + std::to_string(b.index) + " does not fit in " + std::to_string(count) + " BAR registers");
+      bad(b.loc, "BAR" + std::to_string(b.index) + " does not fit in " + std::to_string(count) +
+                     " BAR registers");
     for (unsigned s = 0; s < slots; ++s) {
       if (used[b.index + s]) bad(b.loc, "BAR" + std::to_string(b.index + s) + " is used twice");
       used[b.index + s] = true;
@@ -88,6 +89,16 @@ void declare_bars(ConfigSpace& cs, const std::vector<topo::BarSpec>& bars, unsig
   }
 }
 
+// STATUS after reset: DEVSEL timing of a conventional function, and the capability-list bit when
+// capabilities were added before the header (the builders are order-independent).
+uint16_t reset_status(const ConfigSpace& cs) {
+  return static_cast<uint16_t>((cs.extended() ? 0 : kStatusDevselMedium) | (cs.read16(cfg::kStatus) & kStatusCapList));
+}
+
+void check_pin(int pin, const topo::SourceLoc& loc) {
+  if (pin < 0 || pin > 4) bad(loc, "interrupt pin must be 0 (none) or 1..4 (INTA..INTD)");
+}
+
 // COMMAND bits a function implements (PCIe 7.5.1.1.3: the others are hardwired 0).
 constexpr uint16_t kCommandWritable =
     kCmdIo | kCmdMemory | kCmdBusMaster | kCmdParity | kCmdSerr | kCmdIntxDisable;
@@ -105,12 +116,13 @@ unsigned encode_payload(unsigned bytes) {
 // ---------------------------------------------------------------------------------------------
 
 void build_type0_header(ConfigSpace& cs, const topo::FunctionSpec& fn, bool multifunction, uint32_t rom_size) {
-  if (fn.interrupt_pin < 0 || fn.interrupt_pin > 4) bad(fn.loc, "interrupt pin must be 0 (none) or 1..4 (INTA..INTD)");
-  if (rom_size && (!is_pow2(rom_size) || rom_size < 2048)) bad(fn.loc, "expansion ROM size must be a power of two >= 2 KiB");
+  check_pin(fn.interrupt_pin, fn.loc);
+  if (rom_size && (!is_pow2(rom_size) || rom_size < 2048))
+    bad(fn.loc, "expansion ROM size must be a power of two >= 2 KiB");
   const bool pcie = cs.extended();
   // the capability list may already exist: keep its pointer and the status bit
   const uint8_t cap_ptr = static_cast<uint8_t>(cs.read(cfg::kCapPtr, 1));
-  const uint16_t status = static_cast<uint16_t>((pcie ? 0 : kStatusDevselMedium) | (cs.read16(cfg::kStatus) & kStatusCapList));
+  const uint16_t status = reset_status(cs);
   const uint32_t rom_wmask = rom_size ? ((~(rom_size - 1) & kRomAddrMask) | kRomEnable) : 0;
   declare(cs, 0, {
       {cfg::kVendorId, 2, fn.vendor},
@@ -137,10 +149,10 @@ void build_type0_header(ConfigSpace& cs, const topo::FunctionSpec& fn, bool mult
 }
 
 void build_type1_header(ConfigSpace& cs, const BridgeHeader& h) {
-  if (h.interrupt_pin < 0 || h.interrupt_pin > 4) bad(h.loc, "interrupt pin must be 0 (none) or 1..4 (INTA..INTD)");
+  check_pin(h.interrupt_pin, h.loc);
   const bool pcie = cs.extended();
   const uint8_t cap_ptr = static_cast<uint8_t>(cs.read(cfg::kCapPtr, 1));
-  const uint16_t status = static_cast<uint16_t>((pcie ? 0 : kStatusDevselMedium) | (cs.read16(cfg::kStatus) & kStatusCapList));
+  const uint16_t status = reset_status(cs);
   const uint16_t sec_status = h.conventional_secondary ? kStatusDevselMedium : 0;
   // Windows come out of reset closed (base above limit) so nothing is forwarded until firmware
   // programs them; the type nibbles say 32-bit I/O and 64-bit prefetchable decode.
@@ -285,7 +297,8 @@ uint16_t add_express_cap(ConfigSpace& cs, const ExpressParams& p) {
                                       (dsp ? kLnkCapDllla | kLnkCapLbnc : 0u) | kLnkCapAspmOptComp |
                                       (p.port_number << kLnkCapPortShift);
   const bool rcb_rw = t == PortType::Endpoint || t == PortType::LegacyEndpoint || t == PortType::PcieToPciBridge;
-  const uint32_t lnkctl_reset = (t == PortType::RootPort && p.link.rcb == 128) ? kLnkCtlRcb : 0u;  // RO in a root port
+  // a root port's RCB is RO and says what the root complex does
+  const uint32_t lnkctl_reset = (t == PortType::RootPort && p.link.rcb == 128) ? kLnkCtlRcb : 0u;
   uint32_t lnkctl_w = link ? (kLnkCtlCommonClock | kLnkCtlExtSynch) : 0u;
   if (rcb_rw) lnkctl_w |= kLnkCtlRcb;
   // Retrain Link latches like Initiate FLR: the fabric's hook retrains and clears it.

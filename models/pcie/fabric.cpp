@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "devices/dram.h"
+#include "pcie/device_models.h"
 #include "pcie/endpoint.h"
 #include "pcie/firmware.h"
 #include "pcie/link.h"
@@ -122,7 +123,7 @@ void Fabric::build_root_complex(const topo::RootComplexSpec& spec) {
 
 Endpoint& Fabric::build_endpoint(const topo::EndpointSpec& spec, FunctionRole role, PciFunction* parent,
                                  const topo::LinkSpec* link, int segment) {
-  auto ep_owned = std::make_unique<Endpoint>(module_name(spec.name).c_str(), spec, segment, link);
+  std::unique_ptr<Endpoint> ep_owned = make_device(module_name(spec.name).c_str(), spec, segment, link);
   Endpoint& ep = *ep_owned;
   m_components.push_back(std::move(ep_owned));
   for (size_t i = 0; i < spec.functions.size(); ++i) {

@@ -6,6 +6,19 @@
 
 namespace pciesim {
 
+namespace {
+// PCI Local Bus 3.0, 2.2 and 3.3.1: 33 MHz clock and a 32-bit data path; a transaction costs
+// arbitration, the address phase, medium DEVSEL decode (2 clocks), a turnaround, and one data
+// phase per DW of the burst.
+constexpr double kPciClockNs = 30.0;
+constexpr unsigned kPciOverheadClocks = 5;
+
+sc_core::sc_time pci_bus_time(const tlm::tlm_generic_payload& gp, const PcieExtension& ext) {
+  const unsigned dwords = is_config(ext.kind) ? 1 : (gp.get_data_length() + 3) / 4;
+  return sc_core::sc_time(kPciClockNs * (kPciOverheadClocks + dwords), sc_core::SC_NS);
+}
+}  // namespace
+
 PciBridge::PciBridge(sc_core::sc_module_name name, const topo::PciBridgeSpec& spec,
                      const topo::LinkSpec& upstream_link, int segment)
     : Component(name), m_spec(spec), m_segment(segment) {
@@ -60,6 +73,7 @@ void PciBridge::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ex
         int p = port_claiming(gp.get_address());
         if (p < 0) break;
         ext.add_hop(port_hop(p));
+        delay += pci_bus_time(gp, ext);
         forward(p, gp, ext, delay);
         return;
       }
@@ -67,8 +81,9 @@ void PciBridge::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ex
     fail(gp, ext, Outcome::UnsupportedRequest, here);
     return;
   }
-  // From a device on the conventional bus.
+  // From a device on the conventional bus: it owns the bus for this transaction.
   const HopId bus_hop = port_hop(port);
+  delay += pci_bus_time(gp, ext);
   if (is_config(ext.kind)) {
     fail(gp, ext, Outcome::UnsupportedRequest, bus_hop);
     return;

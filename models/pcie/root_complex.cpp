@@ -41,7 +41,8 @@ void RootComplex::from_cpu(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay
     gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
-  ext->add_hop(m_host_hop);
+  // A TLP coming back down after a trip through the host already has the host hop last.
+  if (!ext->hop_count || ext->hops[ext->hop_count - 1] != m_host_hop) ext->add_hop(m_host_hop);
   const uint64_t addr = gp.get_address();
   if (m_spec.ecam.contains(addr)) {
     // PCIe 7.2.2: ECAM offset = bus << 20 | device << 15 | function << 12 | register.

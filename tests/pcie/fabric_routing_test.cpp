@@ -147,3 +147,27 @@ TEST(FabricRouting, MultifunctionDeviceRoutesBetweenItsFunctionsUnlessFunctionAc
   EXPECT_GT(out.path.size(), 1u);
   EXPECT_EQ(hops().name(out.terminal.port), "mf1.f1");
 }
+
+TEST(FabricBuild, UnknownDeviceModelIsReportedAtItsLine) {
+  std::string yaml = R"(
+name: bad-model
+root_complexes:
+  - name: rc0
+    root_ports:
+      - name: rp0
+        device: 1
+        below:
+          endpoint:
+            name: x
+            model: warp-drive
+            functions: [{function: 0}]
+)";
+  try {
+    Fabric f(topo::load_topology_string(yaml, "test.yaml"));
+    FAIL() << "unknown model accepted";
+  } catch (const topo::TopologyError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("test.yaml:10"), std::string::npos) << m;
+    EXPECT_NE(m.find("warp-drive"), std::string::npos) << m;
+  }
+}
