@@ -13,6 +13,7 @@ int sc_main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   add_topo_command(app, exit_code);
+  add_lspci_command(app, exit_code);
   add_route_command(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -77,3 +77,19 @@ TEST(Cli, TreeMatchesLspciLayout) {
   EXPECT_NE(r.out.find("-[0000:00]-+-02.0-[01]----00.0"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\\-02.4-[05-06]----00.0-[06]--+-01.0"), std::string::npos) << r.out;
 }
+
+TEST(Cli, LspciShowsAcsAsPciutilsPrintsIt) {
+  CliRun r = pciesim("lspci " + topo("two-level-switch") + " -vv -s 00:01.0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\t\tACSCap:\tSrcValid+ TransBlk+ ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans+\n"),
+            std::string::npos) << r.out;
+  // firmware left the topology's control value: SV RR CR UF
+  EXPECT_NE(r.out.find("\t\tACSCtl:\tSrcValid+ TransBlk- ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans-\n"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Bus: primary=00, secondary=01, subordinate=0a"), std::string::npos) << r.out;
+  CliRun n = pciesim("lspci " + topo("pci-bridge") + " -n -s 06:01.0");
+  EXPECT_NE(n.out.find("06:01.0 00ff: 1234:11e8"), std::string::npos) << n.out;
+  for (const char* t : {"two-level-switch", "pci-bridge", "multifunction-no-acs"})
+    EXPECT_EQ(pciesim("lspci " + topo(t) + " -vvv").code, 0) << t;
+  EXPECT_EQ(pciesim("lspci " + topo("pci-bridge") + " -s 7f:00.0").code, 2);
+}
