@@ -41,7 +41,7 @@ struct LspciOptions {
   int verbosity = 0;         // number of -v (0..3)
   int numeric = 0;           // number of -n: 1 = ids only, 2 = names and ids
   bool show_domain = false;  // -D; format_lspci_all also shows it when any domain is not 0
-  int hex = 0;               // number of -x: 1 = 64 bytes, 2..3 = 256, 4 = 4096
+  int hex = 0;               // number of -x: 1..2 = 64 bytes, 3 = 256, 4 = 4096
   // Sysfs: as lspci on Linux (BAR and ROM sizes known). ConfigOnly: as `lspci -F <dump>` sees a
   // function (no sizes); use it to compare against a real lspci reading our hex dump.
   enum class Access { Sysfs, ConfigOnly } access = Access::Sysfs;

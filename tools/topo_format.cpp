@@ -166,7 +166,9 @@ std::string topology_dot(const Fabric& fabric) {
         std::string s = acs_summary(*f->fn);
         if (f->role == FunctionRole::RootPort || f->role == FunctionRole::SwitchDownstream || f->fn->has_acs()) {
           color = s == "isolated" ? "palegreen" : s == "partial" ? "khaki" : s == "off" ? "lightsalmon" : "lightgray";
-          extra = "\\nACS " + (f->fn->has_acs() ? acs_bits(f->fn->acs_control()) : std::string("absent"));
+          extra = "\\nACS " + (!f->fn->has_acs()          ? std::string("absent")
+                                : f->fn->acs_control() ? acs_bits(f->fn->acs_control())
+                                                       : std::string("off"));
         }
       }
       d << "    " << id(*f) << " [label=\"" << f->bdf_string().substr(5) << "\\n" << f->fn->name() << "\\n"

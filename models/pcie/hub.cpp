@@ -117,7 +117,8 @@ void Hub::route_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension
       fail(gp, ext, Outcome::UnsupportedRequest, here);
       return;
     }
-    AcsDecision d = acs_ingress_check(*pf, ext);
+    // With ACS control all clear (the common case) no ingress check can act (acs.cpp).
+    const AcsDecision d = pf->acs_control() ? acs_ingress_check(*pf, ext) : AcsDecision{};
     if (d.action == AcsAction::Block) {
       fail(gp, ext, Outcome::BlockedByAcs, here, d.bit);
       return;
@@ -129,8 +130,10 @@ void Hub::route_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension
                      : target->port == port ? RouteTarget::SamePort
                                             : RouteTarget::Peer;
   // A TLP that ACS already redirected below keeps climbing past ports with UF (6.12.1.1).
+  // Upstream-bound TLPs pass every route check (acs.cpp): the DMA fast path skips the call.
   AcsDecision d{};
-  if (pf) d = acs_route_check(*pf, ext, kind, target && target->fn ? target->fn->port_number() : 0);
+  if (pf && kind != RouteTarget::Upstream)
+    d = acs_route_check(*pf, ext, kind, target && target->fn ? target->fn->port_number() : 0);
   if (d.action == AcsAction::Block) {
     fail(gp, ext, Outcome::BlockedByAcs, here, d.bit);
     return;
