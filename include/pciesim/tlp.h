@@ -114,6 +114,13 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
   // later its last byte is. Links update both (see models/pcie/link.h).
   sc_core::sc_time tail = sc_core::SC_ZERO_TIME;
 
+  // --- the IOMMU's part of the record (set by the remapping unit the TLP passed) ---
+  bool iommu_checked = false;       // a remapping unit handled it (translated, passed through or faulted)
+  uint64_t iommu_input = 0;         // address as the device sent it (IOVA)
+  uint64_t iommu_output = 0;        // physical address it was translated to
+  uint16_t iommu_domain = 0;        // domain id of the translation
+  HopId iommu_unit = kNoHop;
+
   // --- the record ---
   std::array<HopId, kMaxHops> hops{};
   uint8_t hop_count = 0;
@@ -158,6 +165,10 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
     redirected = false;
     completion_routed = false;
     tail = sc_core::SC_ZERO_TIME;
+    iommu_checked = false;
+    iommu_input = iommu_output = 0;
+    iommu_domain = 0;
+    iommu_unit = kNoHop;
   }
 
   tlm::tlm_extension_base* clone() const override { return new PcieExtension(*this); }

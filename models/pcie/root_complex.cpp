@@ -22,6 +22,7 @@ RootComplex::RootComplex(sc_core::sc_module_name name, const topo::RootComplexSp
     int port = add_port(hops().intern(fn->name(), fn.get(), spec.segment));
     add_downstream(port, fn.get());
     m_rp_ports.push_back(port);
+    m_port_names.emplace_back(rp.name, port);
     m_root_ports.push_back(std::move(fn));
     ++number;
   }
@@ -30,9 +31,22 @@ RootComplex::RootComplex(sc_core::sc_module_name name, const topo::RootComplexSp
 int RootComplex::attach_integrated(Endpoint& ep) {
   int port = add_port(hops().intern(name() + std::string(".") + ep.spec().name, nullptr, m_spec.segment));
   add_downstream(port, nullptr, &ep);
+  m_port_names.emplace_back(ep.spec().name, port);
   for (const auto& f : ep.functions())  // RCiEPs sit on the root bus from the start
     f->capture_id(RequesterId{root_bus(), f->bdf().devfn});
   return port;
+}
+
+void RootComplex::route_upstream(int port, int index) {
+  if (port < 0) return;
+  if (m_upstream_index.size() <= size_t(port)) m_upstream_index.resize(port + 1, 0);
+  m_upstream_index[port] = index;
+}
+
+int RootComplex::port_by_name(const std::string& name) const {
+  for (const auto& [n, p] : m_port_names)
+    if (n == name) return p;
+  return -1;
 }
 
 void RootComplex::from_cpu(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
@@ -68,7 +82,8 @@ void RootComplex::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& 
   route_from_below(port, gp, ext, delay);
 }
 
-void RootComplex::go_upstream(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
+void RootComplex::go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieExtension& ext,
+                              sc_core::sc_time& delay) {
   ext.add_hop(m_host_hop);
   if (ext.kind == TlpKind::Completion) {
     // ID-routed: back down to the requester's root port (a redirected P2P completion), or the
@@ -87,7 +102,8 @@ void RootComplex::go_upstream(int, tlm::tlm_generic_payload& gp, PcieExtension& 
     return;
   }
   delay += m_latency;
-  host_out->b_transport(gp, delay);
+  const int index = size_t(from_port) < m_upstream_index.size() ? m_upstream_index[from_port] : 0;
+  host_out[index]->b_transport(gp, delay);
   account_completion(ext, delay);
 }
 

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <memory>
-#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/multi_passthrough_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
 #include "pcie/hub.h"
@@ -17,7 +17,9 @@ namespace pciesim {
 class RootComplex : public Hub {
  public:
   tlm_utils::simple_target_socket<RootComplex> cpu_in;
-  tlm_utils::simple_initiator_socket<RootComplex> host_out;
+  // Upstream towards the host: binding 0 is the host bus itself; further bindings are remapping
+  // units, each covering the ports route_upstream() assigns to it (ACPI DRHD scopes).
+  tlm_utils::multi_passthrough_initiator_socket<RootComplex> host_out;
 
   RootComplex(sc_core::sc_module_name name, const topo::RootComplexSpec& spec);
 
@@ -32,6 +34,10 @@ class RootComplex : public Hub {
   int root_port_component_port(size_t i) const { return m_rp_ports.at(i); }
   // Attaches an RCiEP built by the fabric; returns its component port.
   int attach_integrated(Endpoint& ep);
+  // Upstream traffic entering through component `port` leaves through host_out binding `index`.
+  void route_upstream(int port, int index);
+  // Component port of a root port or RCiEP by topology name (-1 when none).
+  int port_by_name(const std::string& name) const;
 
   // Root-complex traversal latency: not published for modern parts; E5 round trips of
   // 520-600 ns include DRAM and device-side DMA overhead (performance-facts C). The
@@ -50,6 +56,8 @@ class RootComplex : public Hub {
   topo::RootComplexSpec m_spec;
   std::vector<std::unique_ptr<PciFunction>> m_root_ports;
   std::vector<int> m_rp_ports;
+  std::vector<int> m_upstream_index;  // component port -> host_out binding
+  std::vector<std::pair<std::string, int>> m_port_names;
   HopId m_host_hop;
   sc_core::sc_time m_latency;
 };

@@ -42,7 +42,9 @@ void SystemBus::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core:
   auto* ext = gp.get_extension<PcieExtension>();
   RootComplex* source = in_index < int(m_sources.size()) ? m_sources[in_index] : nullptr;
   int t = target_for(gp.get_address());
-  if (t < 0 || (source && t != 0 && !source->spec().p2p)) {
+  // P2P through the host is a root complex feature; other host targets (DRAM, the interrupt
+  // range) take DMA from any root complex.
+  if (t < 0 || (source && m_targets[t].rc && !source->spec().p2p)) {
     // Nothing decodes it, or a root complex that does not route P2P: master abort at the host.
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     if (ext) ext->fail(Outcome::UnsupportedRequest, source ? source->host_hop() : kNoHop);

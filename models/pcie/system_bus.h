@@ -27,6 +27,19 @@ class SystemBus : public sc_core::sc_module {
   void add_root_complex(RootComplex& rc);
   // The CPU's initiator socket binds here (index 0).
   void bind_cpu(tlm::tlm_initiator_socket<>& cpu);
+  // Another upstream source acting for root complex `rc` (a remapping unit's memory side).
+  template <class Socket>
+  void bind_source(Socket& s, RootComplex& rc) {
+    s.bind(in);
+    m_sources.push_back(&rc);
+  }
+  // A target of CPU MMIO (a remapping unit's register window, the interrupt range).
+  template <class Socket>
+  void add_mmio_target(Socket& target, topo::AddressRange range) {
+    int index = static_cast<int>(m_targets.size());
+    out.bind(target);
+    m_targets.push_back(Target{index, {range}, nullptr});
+  }
   HopId dram_hop() const { return m_dram_hop; }
 
  private:

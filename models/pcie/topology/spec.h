@@ -160,12 +160,35 @@ struct MemorySpec {
   SourceLoc loc;
 };
 
+// Geometry of one translation cache of a remapping unit.
+struct CacheSpec {
+  unsigned entries = 0;       // 0 = the model's default
+  unsigned ways = 0;          // 0 = fully associative
+  std::string replacement;    // "lru", "fifo", "random", "plru"; "" = default
+  SourceLoc loc;
+};
+
+// A VT-d remapping unit (ACPI DMAR DRHD): which root ports and RCiEPs it covers, its CAP/ECAP,
+// its register window, and its caches.
+struct IommuSpec {
+  std::string name;
+  std::string preset = "server";   // "server" (Sapphire Rapids) or "qemu-7.2"
+  std::optional<uint64_t> cap, ecap;  // override the preset's registers
+  uint64_t register_base = 0;      // 0 = assigned: 0xfed90000 + 4 KiB per unit
+  int segment = 0;
+  bool include_all = false;        // covers every device of the segment no other unit covers
+  std::vector<std::string> scope;  // root port / RCiEP names (DRHD device scope)
+  CacheSpec iotlb, context_cache, pasid_cache, paging_structure_cache;
+  SourceLoc loc;
+};
+
 struct TopologySpec {
   std::string name;
   std::string description;
   std::string file;
   MemorySpec memory;
   std::vector<RootComplexSpec> root_complexes;
+  std::vector<IommuSpec> iommus;   // none: DMA reaches memory untranslated
 };
 
 }  // namespace pciesim::topo

@@ -91,6 +91,7 @@ class Validator {
       issue(file_loc, "root_complexes", "the topology needs at least one root complex");
     for (const RootComplexSpec& rc : m_spec.root_complexes) check_root_complex(rc);
     check_overlaps();
+    check_iommus();
   }
 
  private:
@@ -102,6 +103,50 @@ class Validator {
         issue(loc, "name", "name " + quoted(name) + " may contain only letters, digits, '_' and '-'");
     auto [it, fresh] = m_names.try_emplace(name, loc);
     if (!fresh) issue(loc, "name", "duplicate name " + quoted(name) + first_at(it->second));
+  }
+
+  // DMAR DRHD rules: every scope entry is a root port or RCiEP of the unit's segment, a device is
+  // covered by at most one unit, at most one include-all unit per segment, register windows
+  // 4 KiB aligned, disjoint and outside every root complex range.
+  void check_iommus() {
+    std::map<std::string, const IommuSpec*> covered;
+    std::map<int, const IommuSpec*> include_all;
+    std::vector<std::pair<uint64_t, const IommuSpec*>> bases;
+    for (const IommuSpec& u : m_spec.iommus) {
+      check_name(u.name, u.loc, "an IOMMU");
+      auto rc = m_segments.find(u.segment);
+      if (rc == m_segments.end())
+        issue(u.loc, "segment", "no root complex owns segment " + std::to_string(u.segment));
+      if (u.include_all) {
+        auto [it, fresh] = include_all.try_emplace(u.segment, &u);
+        if (!fresh)
+          issue(u.loc, "include_all", "segment " + std::to_string(u.segment) + " already has the include-all unit " +
+                                          quoted(it->second->name) + first_at(it->second->loc));
+      }
+      if (!u.include_all && u.scope.empty())
+        issue(u.loc, "scope", "IOMMU " + quoted(u.name) + " covers nothing: give a scope or include_all: true");
+      for (const std::string& d : u.scope) {
+        bool found = false;
+        for (const auto& p : rc->second->root_ports) found |= p.name == d;
+        for (const auto& e : rc->second->integrated) found |= e.name == d;
+        if (!found)
+          issue(u.loc, "scope", "scope entry " + quoted(d) + " is not a root port or RCiEP of root complex " +
+                                    quoted(rc->second->name));
+        auto [it, fresh] = covered.try_emplace(d, &u);
+        if (!fresh) issue(u.loc, "scope", quoted(d) + " is already covered by IOMMU " + quoted(it->second->name));
+      }
+      if (u.register_base % 0x1000)
+        issue(u.loc, "register_base", "register_base " + hex(u.register_base) + " is not 4 KiB aligned");
+      for (const auto& [base, other] : bases)
+        if (base == u.register_base)
+          issue(u.loc, "register_base", "register window " + hex(base) + " is also IOMMU " + quoted(other->name) + "'s");
+      bases.emplace_back(u.register_base, &u);
+      for (const RootComplexSpec& r : m_spec.root_complexes)
+        for (const AddressRange* a : {&r.ecam, &r.mmio32, &r.mmio64})
+          if (a->contains(u.register_base))
+            issue(u.loc, "register_base", "register window " + hex(u.register_base) + " lies inside root complex " +
+                                              quoted(r.name) + "'s " + hex(a->base) + ".." + hex(a->limit()));
+    }
   }
 
   void check_memory(const MemorySpec& mem) {

@@ -60,7 +60,7 @@ class Loader {
   TopologySpec load(const YAML::Node& root) {
     TopologySpec spec;
     spec.file = m_file;
-    Map m(*this, root, "topology", {"name", "description", "memory", "root_complexes"});
+    Map m(*this, root, "topology", {"name", "description", "memory", "root_complexes", "iommus"});
     m_fields[{1, 1}] = m_fields[line_col(root.Mark())];  // topology-level issues are reported at 1:1
     spec.name = text(m.require("name"), "name");
     if (auto* d = m.get("description")) spec.description = text(*d, "description", false);
@@ -70,6 +70,9 @@ class Loader {
     for_each(&m.require("root_complexes"), "root_complexes", true, [&](const YAML::Node& item) {
       spec.root_complexes.push_back(root_complex(item, segment + 1));
       segment = spec.root_complexes.back().segment;
+    });
+    for_each(m.get("iommus"), "iommus", true, [&](const YAML::Node& item) {
+      spec.iommus.push_back(iommu(item, spec.iommus.size()));
     });
     if (auto found = find_first_issue(spec)) throw TopologyError(refine(*found), found->message);
     return spec;
@@ -303,6 +306,56 @@ class Loader {
       rc.integrated.push_back(endpoint(item, Place::Integrated, -1, true));
     });
     return rc;
+  }
+
+  IommuSpec iommu(const YAML::Node& n, size_t index) {
+    Map m(*this, n, "iommu",
+          {"name", "preset", "cap", "ecap", "register_base", "segment", "include_all", "scope", "caches"}, true);
+    charge(n);
+    IommuSpec u;
+    u.loc = loc(n);
+    u.name = text(m.require("name"), "name");
+    if (auto* v = m.get("preset")) {
+      u.preset = lower(text(*v, "preset", false));
+      if (u.preset != "server" && u.preset != "qemu-7.2")
+        fail(*v, "preset: unknown VT-d preset '" + u.preset + "' (known: server, qemu-7.2)");
+    }
+    if (auto* v = m.get("cap")) u.cap = number<uint64_t>(*v, "cap");
+    if (auto* v = m.get("ecap")) u.ecap = number<uint64_t>(*v, "ecap");
+    // VT-d units' register windows sit below 4 GiB, 4 KiB each (ACPI DRHD "Size" 0 = 4 KiB)
+    u.register_base = 0xfed90000ull + 0x1000ull * index;
+    if (auto* v = m.get("register_base")) u.register_base = number<uint64_t>(*v, "register_base");
+    if (auto* v = m.get("segment")) u.segment = number<int>(*v, "segment");
+    if (auto* v = m.get("include_all")) u.include_all = boolean(*v, "include_all");
+    if (auto* v = m.get("scope")) {
+      if (!v->IsSequence()) fail(*v, "scope: expected a list of root port or RCiEP names");
+      for (const YAML::Node& e : *v) u.scope.push_back(text(e, "scope"));
+    }
+    if (auto* v = m.get("caches")) {
+      Map c(*this, *v, "caches", {"iotlb", "context", "pasid", "paging_structure"});
+      if (auto* x = c.get("iotlb")) u.iotlb = cache(*x, "iotlb");
+      if (auto* x = c.get("context")) u.context_cache = cache(*x, "context");
+      if (auto* x = c.get("pasid")) u.pasid_cache = cache(*x, "pasid");
+      if (auto* x = c.get("paging_structure")) u.paging_structure_cache = cache(*x, "paging_structure");
+    }
+    return u;
+  }
+
+  CacheSpec cache(const YAML::Node& n, const std::string& what) {
+    Map m(*this, n, what, {"entries", "ways", "replacement"});
+    CacheSpec c;
+    c.loc = loc(n);
+    if (auto* v = m.get("entries")) c.entries = number<unsigned>(*v, what + ".entries");
+    if (auto* v = m.get("ways")) c.ways = number<unsigned>(*v, what + ".ways");
+    if (auto* v = m.get("replacement")) {
+      c.replacement = lower(text(*v, what + ".replacement", false));
+      if (c.replacement != "lru" && c.replacement != "fifo" && c.replacement != "random" && c.replacement != "plru")
+        fail(*v, what + ".replacement: '" + c.replacement + "' is not one of lru, fifo, random, plru");
+    }
+    if (c.entries && c.ways && (c.entries % c.ways))
+      fail(n, what + ": entries (" + std::to_string(c.entries) + ") must be a multiple of ways (" +
+                  std::to_string(c.ways) + ")");
+    return c;
   }
 
   DownstreamPortSpec port(const YAML::Node& n, int default_device, uint16_t default_vendor,
