@@ -4,19 +4,22 @@
 // against a bare SystemC 4-hop b_transport chain measured the same way in the same design.
 //
 // Two ways to advance the initiator's local time, both for the fabric and the bare chain:
-//   blocking   the TLM-2.0 LT idiom: pass the local time in, set it to the returned delay (each
-//              write waits until the previous one has landed, ~0.5 us of simulated path latency,
-//              so the quantum keeper syncs every two or three transactions);
+//   blocking   the TLM-2.0 LT idiom ("inc by the returned delay"): pass the local time in, set it
+//              to the returned delay. Each write waits until the previous one has landed (0.41 us
+//              of simulated path latency), so the quantum keeper syncs every two or three
+//              transactions; the bare chain's latencies add up to the same 0.41 us.
 //   streaming  a DMA engine issuing posted writes at line rate: the local time advances to when
-//              the endpoint's transmitter is free again (~2.8 ns per 64 B TLP on Gen4 x16), so a
-//              1 us quantum holds ~350 writes. The bare chain advances by the same mean step.
+//              the endpoint's transmitter is free again (3.1 ns per 64 B write on Gen4 x16), so a
+//              1 us quantum holds ~320 writes. The bare chain advances by the same mean step.
 // Bar: fabric streaming >= 15 M tx/s on one core, and fabric / bare >= 0.6 in both modes.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <systemc>
 #include <tlm>
@@ -272,6 +275,19 @@ struct Design {
 
 Design* g_design = nullptr;
 
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// Transactions per second of CPU time next to Google Benchmark's wall-clock items_per_second.
+void set_rates(benchmark::State& state, double n, double cpu_s, double sim_ns) {
+  state.SetItemsProcessed(int64_t(n));
+  state.counters["tx_per_cpu_s"] = cpu_s > 0 ? n / cpu_s : 0.0;
+  state.counters["sim_ns_per_tx"] = sim_ns / n;
+}
+
 struct Figure {
   double tx_per_s = 0;      // wall clock
   double tx_per_cpu_s = 0;  // per second of process CPU time (the shared VM steals wall time)
@@ -301,14 +317,14 @@ void check(const BatchStats& s, const char* what) {
 void bm_fabric(benchmark::State& state, Mode mode, bool record_path) {
   FabricInitiator& init = g_design->fabric_initiator;
   double sim_ns = 0;
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
     const BatchStats& s = run_batch([&] { init.start(mode, record_path); }, init.stats());
     check(s, "fabric");
     sim_ns += s.simulated.to_seconds() * 1e9;
   }
   const double n = double(state.iterations()) * double(kBatch);
-  state.SetItemsProcessed(int64_t(n));
-  state.counters["sim_ns_per_tx"] = sim_ns / n;
+  set_rates(state, n, process_cpu_seconds() - cpu0, sim_ns);
   Figure& f = g_fabric[int(mode)][record_path];
   f.ran = true;
   f.sim_ns_per_tx = sim_ns / n;
@@ -318,14 +334,14 @@ void bm_fabric(benchmark::State& state, Mode mode, bool record_path) {
 void bm_bare(benchmark::State& state, Mode mode) {
   BareInitiator& init = g_design->bare_initiator;
   double sim_ns = 0;
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
     const BatchStats& s = run_batch([&] { init.start(mode, g_stream_step); }, init.stats());
     check(s, "bare");
     sim_ns += s.simulated.to_seconds() * 1e9;
   }
   const double n = double(state.iterations()) * double(kBatch);
-  state.SetItemsProcessed(int64_t(n));
-  state.counters["sim_ns_per_tx"] = sim_ns / n;
+  set_rates(state, n, process_cpu_seconds() - cpu0, sim_ns);
   g_bare[int(mode)].ran = true;
   g_bare[int(mode)].sim_ns_per_tx = sim_ns / n;
 }
@@ -335,14 +351,16 @@ class Collector : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs) {
-      if (r.run_type != Run::RT_Iteration || r.error_occurred) continue;
+      // With --benchmark_repetitions the median aggregate (reported after the runs) wins.
+      const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+      if ((r.run_type != Run::RT_Iteration && !median) || r.error_occurred) continue;
       auto it = r.counters.find("items_per_second");
       if (it == r.counters.end()) continue;
-      const std::string name = r.benchmark_name();
-      const double per_cpu_s = double(r.iterations) * double(kBatch) / r.cpu_accumulated_time;
+      const std::string name = r.run_name.function_name;
+      auto cpu = r.counters.find("tx_per_cpu_s");
       auto set = [&](Figure& f) {
         f.tx_per_s = it->second;
-        f.tx_per_cpu_s = per_cpu_s;
+        f.tx_per_cpu_s = cpu == r.counters.end() ? 0.0 : double(cpu->second);
       };
       for (Mode m : {Mode::Blocking, Mode::Streaming}) {
         const std::string mode = to_string(m);

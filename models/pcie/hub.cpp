@@ -41,15 +41,15 @@ const Hub::DownPort* Hub::port_for_bus(uint8_t bus) const {
 }
 
 void Hub::send_down(const DownPort& p, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
-  delay += traversal_latency();
+  delay += traversal_latency(p.port);
   ext.add_hop(port_hop(p.port));  // egress
   forward(p.port, gp, ext, delay);
-  account_completion(ext, delay);
+  account_completion(ext, delay, p.port);
 }
 
-void Hub::account_completion(const PcieExtension& ext, sc_core::sc_time& delay) const {
+void Hub::account_completion(const PcieExtension& ext, sc_core::sc_time& delay, int port) const {
   // The completion crosses this hub again on its way back to the requester.
-  if (is_non_posted(ext.kind) && !ext.completion_routed) delay += traversal_latency();
+  if (is_non_posted(ext.kind) && !ext.completion_routed) delay += traversal_latency(port);
 }
 
 void Hub::route_config_down(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,

@@ -44,10 +44,10 @@ class Hub : public Component {
   virtual void go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) = 0;
   // Direct P2P between two downstream ports (root complexes may not route it).
   virtual bool peer_routing_allowed() const { return true; }
-  // Latency of one traversal of the hub, ingress to egress.
-  virtual sc_core::sc_time traversal_latency() const = 0;
+  // Latency of one traversal of the hub, ingress to egress, through downstream port `port`.
+  virtual sc_core::sc_time traversal_latency(int port) const = 0;
   // Adds the traversal latency of the completion of a non-posted request on its way back.
-  void account_completion(const PcieExtension& ext, sc_core::sc_time& delay) const;
+  void account_completion(const PcieExtension& ext, sc_core::sc_time& delay, int port) const;
   // Sends out of a downstream port, adding the traversal latency.
   void send_down(const DownPort& p, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
 

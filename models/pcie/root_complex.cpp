@@ -1,5 +1,7 @@
 #include "pcie/root_complex.h"
 
+#include <algorithm>
+
 #include "pcie/endpoint.h"
 #include "pcie/function_factory.h"
 #include "pcie/port_registry.h"
@@ -7,8 +9,12 @@
 namespace pciesim {
 
 RootComplex::RootComplex(sc_core::sc_module_name name, const topo::RootComplexSpec& spec)
-    : Hub(name), cpu_in("cpu_in"), host_out("host_out"), m_spec(spec),
-      m_latency(root_port_latency(spec.root_ports.empty() ? 3 : spec.root_ports.front().link.gen)) {
+    : Hub(name), cpu_in("cpu_in"), host_out("host_out"), m_spec(spec) {
+  // An RCiEP has no link: its traversal costs what a root port of the newest generation here
+  // costs (no published figure for the internal fabric).
+  int newest = 3;
+  for (const auto& rp : spec.root_ports) newest = std::max(newest, rp.link.gen);
+  m_integrated_latency = root_port_latency(newest);
   cpu_in.register_b_transport(this, &RootComplex::from_cpu);
   m_host_hop = hops().intern(spec.name + ".host", nullptr, spec.segment);
   int number = 1;
@@ -23,6 +29,8 @@ RootComplex::RootComplex(sc_core::sc_module_name name, const topo::RootComplexSp
     add_downstream(port, fn.get());
     m_rp_ports.push_back(port);
     m_port_names.emplace_back(rp.name, port);
+    m_port_latency.resize(port + 1, m_integrated_latency);
+    m_port_latency[port] = root_port_latency(rp.link.gen);
     m_root_ports.push_back(std::move(fn));
     ++number;
   }
@@ -35,6 +43,11 @@ int RootComplex::attach_integrated(Endpoint& ep) {
   for (const auto& f : ep.functions())  // RCiEPs sit on the root bus from the start
     f->capture_id(RequesterId{root_bus(), f->bdf().devfn});
   return port;
+}
+
+void RootComplex::set_latency(sc_core::sc_time t) {
+  for (auto& l : m_port_latency) l = t;
+  m_integrated_latency = t;
 }
 
 void RootComplex::route_upstream(int port, int index) {
@@ -101,10 +114,10 @@ void RootComplex::go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieE
     gp.set_response_status(tlm::TLM_OK_RESPONSE);
     return;
   }
-  delay += m_latency;
+  delay += traversal_latency(from_port);
   const int index = size_t(from_port) < m_upstream_index.size() ? m_upstream_index[from_port] : 0;
   host_out[index]->b_transport(gp, delay);
-  account_completion(ext, delay);
+  account_completion(ext, delay, from_port);
 }
 
 }  // namespace pciesim

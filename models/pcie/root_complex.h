@@ -39,16 +39,17 @@ class RootComplex : public Hub {
   // Component port of a root port or RCiEP by topology name (-1 when none).
   int port_by_name(const std::string& name) const;
 
-  // Root-complex traversal latency: not published for modern parts; E5 round trips of
-  // 520-600 ns include DRAM and device-side DMA overhead (performance-facts C). The
-  // link/DRAM share is accounted elsewhere, so this is a calibrated parameter.
-  void set_latency(sc_core::sc_time t) { m_latency = t; }
+  // Root-port traversal latency, per root port by its link generation (link_constants.h:
+  // root_port_latency); not published for modern parts, so a calibration parameter.
+  void set_latency(sc_core::sc_time t);
 
  protected:
   void handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
   void go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
   bool peer_routing_allowed() const override { return m_spec.p2p; }
-  sc_core::sc_time traversal_latency() const override { return m_latency; }
+  sc_core::sc_time traversal_latency(int port) const override {
+    return size_t(port) < m_port_latency.size() ? m_port_latency[port] : m_integrated_latency;
+  }
 
  private:
   void from_cpu(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
@@ -59,7 +60,8 @@ class RootComplex : public Hub {
   std::vector<int> m_upstream_index;  // component port -> host_out binding
   std::vector<std::pair<std::string, int>> m_port_names;
   HopId m_host_hop;
-  sc_core::sc_time m_latency;
+  std::vector<sc_core::sc_time> m_port_latency;  // component port -> traversal latency
+  sc_core::sc_time m_integrated_latency;         // RCiEPs sit on the internal fabric
 };
 
 }  // namespace pciesim

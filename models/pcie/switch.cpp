@@ -62,7 +62,7 @@ void Switch::go_upstream(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, 
   delay += m_latency;
   ext.add_hop(port_hop(kUpstreamPort));  // egress
   forward(kUpstreamPort, gp, ext, delay);
-  account_completion(ext, delay);
+  account_completion(ext, delay, kUpstreamPort);
 }
 
 }  // namespace pciesim

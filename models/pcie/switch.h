@@ -25,7 +25,7 @@ class Switch : public Hub {
  protected:
   void handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
   void go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
-  sc_core::sc_time traversal_latency() const override { return m_latency; }
+  sc_core::sc_time traversal_latency(int) const override { return m_latency; }
 
  private:
   topo::SwitchSpec m_spec;

@@ -55,7 +55,9 @@ void SystemBus::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core:
   if (t == 0) {
     if (ext) {
       ext->add_hop(m_dram_hop);
-      ext->consume_burst(delay);
+      // A write is complete when its last byte is in; a read's completions start with its
+      // first request (later requests of the burst keep arriving behind it: the tail).
+      if (gp.is_write()) ext->consume_burst(delay);
     }
     out[0]->b_transport(gp, delay);
     if (ext && gp.get_response_status() == tlm::TLM_OK_RESPONSE) ext->deliver(m_dram_hop);
