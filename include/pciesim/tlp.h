@@ -9,6 +9,8 @@
 
 namespace pciesim {
 
+class RouteRecorder;  // models/pcie/route_cache.h
+
 // Requester / completer identity. With ARI (PCIe 6.13) the 8-bit devfn is a plain function number;
 // the encoding on the wire is the same 16 bits, only its printing and decoding differ.
 struct RequesterId {
@@ -113,6 +115,10 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
   // TLM delay argument is when the burst's first TLP is at the current point; `tail` is how much
   // later its last byte is. Links update both (see models/pcie/link.h).
   sc_core::sc_time tail = sc_core::SC_ZERO_TIME;
+  // Set only while the route cache records a hop-by-hop run (models/pcie/route_cache.h): the
+  // components on the way report their timing steps and routing decisions to it. Null otherwise,
+  // so each report is one untaken branch.
+  RouteRecorder* recorder = nullptr;
 
   // --- the IOMMU's part of the record (set by the remapping unit the TLP passed) ---
   bool iommu_checked = false;       // a remapping unit handled it (translated, passed through or faulted)
@@ -171,9 +177,15 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
     iommu_unit = kNoHop;
   }
 
-  tlm::tlm_extension_base* clone() const override { return new PcieExtension(*this); }
+  tlm::tlm_extension_base* clone() const override {
+    auto* copy = new PcieExtension(*this);
+    copy->recorder = nullptr;  // a copy is not the transaction being recorded
+    return copy;
+  }
   void copy_from(const tlm::tlm_extension_base& other) override {
+    RouteRecorder* keep = recorder;
     *this = static_cast<const PcieExtension&>(other);
+    recorder = keep;
   }
 
  private:

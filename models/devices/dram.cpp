@@ -14,14 +14,24 @@ Dram::Dram(sc_core::sc_module_name name, uint64_t base, uint64_t size, sc_core::
   socket.register_get_direct_mem_ptr(this, &Dram::get_direct_mem_ptr);
 }
 
-uint8_t* Dram::page(uint64_t offset, bool allocate) {
-  uint64_t key = offset / kPageSize;
+uint8_t* Dram::find_page(uint64_t key) const {
+  if (key == m_last_key) return m_last_page;
   auto it = m_pages.find(key);
-  if (it != m_pages.end()) return it->second.get();
+  if (it == m_pages.end()) return nullptr;
+  m_last_key = key;
+  m_last_page = it->second.get();
+  return m_last_page;
+}
+
+uint8_t* Dram::page(uint64_t offset, bool allocate) {
+  const uint64_t key = offset / kPageSize;
+  if (uint8_t* p = find_page(key)) return p;
   if (!allocate) return nullptr;
   auto mem = std::make_unique<uint8_t[]>(kPageSize);  // value-initialised: zero
   uint8_t* p = mem.get();
   m_pages.emplace(key, std::move(mem));
+  m_last_key = key;
+  m_last_page = p;
   return p;
 }
 
@@ -31,9 +41,9 @@ bool Dram::read(uint64_t addr, void* dst, uint64_t len) const {
   uint64_t off = addr - m_base;
   while (len) {
     uint64_t in_page = std::min<uint64_t>(len, kPageSize - off % kPageSize);
-    auto it = m_pages.find(off / kPageSize);
-    if (it == m_pages.end()) std::memset(out, 0, in_page);
-    else std::memcpy(out, it->second.get() + off % kPageSize, in_page);
+    const uint8_t* p = find_page(off / kPageSize);
+    if (!p) std::memset(out, 0, in_page);
+    else std::memcpy(out, p + off % kPageSize, in_page);
     out += in_page; off += in_page; len -= in_page;
   }
   return true;

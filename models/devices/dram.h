@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <systemc>
 #include <tlm>
@@ -32,6 +33,23 @@ class Dram : public sc_core::sc_module {
   bool read(uint64_t addr, void* dst, uint64_t len) const;
   bool write(uint64_t addr, const void* src, uint64_t len);
 
+  // What b_transport does to an access already known to be in range and without byte enables
+  // (data and counters; the caller adds latency()): the route cache's direct path to memory
+  // (models/pcie/route_cache.h), DMI-like. Hits on the last page touched are a compare and a copy.
+  void direct_access(bool is_write, uint64_t addr, uint8_t* data, unsigned len) {
+    const uint64_t off = addr - m_base;
+    if (m_last_page && off / kPageSize == m_last_key && (off + len - 1) / kPageSize == m_last_key) {
+      uint8_t* p = m_last_page + off % kPageSize;
+      if (is_write) std::memcpy(p, data, len);
+      else std::memcpy(data, p, len);
+    } else if (is_write) {
+      write(addr, data, len);
+    } else {
+      read(addr, data, len);
+    }
+    ++(is_write ? m_writes : m_reads);
+  }
+
   // Pages that hold data (for memory accounting).
   size_t resident_pages() const { return m_pages.size(); }
   static constexpr uint64_t kPageSize = 1ull << 21;  // 2 MiB backing chunks: DMI spans a chunk
@@ -45,6 +63,7 @@ class Dram : public sc_core::sc_module {
   unsigned transport_dbg(tlm::tlm_generic_payload& gp);
   bool get_direct_mem_ptr(tlm::tlm_generic_payload& gp, tlm::tlm_dmi& dmi);
   uint8_t* page(uint64_t offset, bool allocate);
+  uint8_t* find_page(uint64_t key) const;  // nullptr when never written
   bool in_range(uint64_t addr, uint64_t len) const {
     return addr >= m_base && len <= m_size && addr - m_base <= m_size - len;
   }
@@ -52,6 +71,10 @@ class Dram : public sc_core::sc_module {
   uint64_t m_base, m_size;
   sc_core::sc_time m_latency;
   mutable std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> m_pages;
+  // The last page found or allocated (pages are never freed, so the pointer stays valid): DMA
+  // streams through a page before moving on.
+  mutable uint64_t m_last_key = ~uint64_t{0};
+  mutable uint8_t* m_last_page = nullptr;
   uint64_t m_reads = 0, m_writes = 0;
 };
 

@@ -58,6 +58,9 @@ const char* describe(FaultReason r) {
     case FaultReason::SmFlEntryReserved: return "SM: Non-zero reserved field set in first-level paging entry";
     case FaultReason::SmNestedFlPml4Access: return "SM: Error attempting to access FL-PML4 entry";
     case FaultReason::SmNestedFlAddressBeyond: return "SM: First-level entry address beyond MGAW in Nested translation";
+    case FaultReason::SmNestedFlPml4Read: return "SM: Read permission error in FL-PML4 entry in Nested translation";
+    case FaultReason::SmNestedFlRead: return "SM: Read permission error in first-level paging entry in Nested translation";
+    case FaultReason::SmNestedFlWrite: return "SM: Write permission error in first-level paging entry in Nested translation";
     case FaultReason::SmSlEntryAccess: return "SM: Error attempting to access second-level paging entry";
     case FaultReason::SmSlPermission: return "SM: Read/Write permission error in second-level paging entry";
     case FaultReason::SmSlEntryReserved: return "SM: Non-zero reserved field set in second-level paging entry";

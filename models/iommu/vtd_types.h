@@ -66,6 +66,9 @@ enum class FaultReason : uint8_t {
   SmFlEntryReserved = 0x72,
   SmNestedFlPml4Access = 0x73,
   SmNestedFlAddressBeyond = 0x74,
+  SmNestedFlPml4Read = 0x75,      // nested: the FL-PML4/PML5 table is not readable through the second level
+  SmNestedFlRead = 0x76,          // nested: a lower first-level table is not readable through the second level
+  SmNestedFlWrite = 0x77,         // nested: a first-level table is not writable (A/D update)
   SmSlEntryAccess = 0x78,
   SmSlPermission = 0x79,
   SmSlEntryReserved = 0x7a,
@@ -130,7 +133,11 @@ constexpr int width_for_levels(int levels) { return 12 + 9 * levels; }  // 39, 4
 // caches: table[n] is the address of the level-n table (n = levels..1); 0 = not visited.
 struct WalkTrace {
   std::array<uint64_t, 6> table{};
+  // perms[n]: what the entries above table[n] grant together (kPerm* bits). A paging-structure
+  // cache keeps them with table[n], so a walk resumed there checks the same rights.
+  std::array<uint8_t, 6> perms{};
 };
+constexpr uint8_t kPermRead = 1, kPermWrite = 2, kPermExecute = 4, kPermUser = 8, kPermAll = 15;
 
 // CAP and ECAP as the unit reports them, with the fields the model uses (VT-d 11.4.2-11.4.3;
 // hardware-facts 1.2-1.3).

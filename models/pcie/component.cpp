@@ -1,6 +1,7 @@
 #include "pcie/component.h"
 
 #include "pcie/port_registry.h"
+#include "pcie/route_cache.h"
 
 #include <cstring>
 
@@ -17,6 +18,7 @@ int Component::add_port(HopId hop) {
 }
 
 void Component::connect(Component& upper, int upper_port, Component& lower, int lower_port, Link* link) {
+  invalidate_routes();  // a new path (elaboration only, in practice)
   Port& up = upper.m_ports.at(upper_port);
   Port& low = lower.m_ports.at(lower_port);
   up.link = low.link = link;
@@ -59,6 +61,7 @@ void Component::forward(int port, tlm::tlm_generic_payload& gp, PcieExtension& e
   // config requests carry one DW (the link ignores the count); messages here carry no data
   const uint64_t bytes = data_request ? gp.get_data_length() : ext.kind == TlpKind::Message ? 0 : 4;
   if (link) {
+    if (ext.recorder) ext.recorder->link_request(link, p.out_dir, ext.kind, bytes);
     const sc_core::sc_time now = sc_core::sc_time_stamp();
     sc_core::sc_time head = now + delay;
     link->carry_request(p.out_dir, ext.kind, gp.get_address(), bytes, head, ext.tail);
@@ -70,6 +73,7 @@ void Component::forward(int port, tlm::tlm_generic_payload& gp, PcieExtension& e
     sc_core::sc_time head = now + delay;
     const bool with_data = gp.is_read() && gp.get_response_status() == tlm::TLM_OK_RESPONSE;
     LinkDir back = p.out_dir == LinkDir::Down ? LinkDir::Up : LinkDir::Down;
+    if (ext.recorder) ext.recorder->link_completions(link, back, with_data);
     link->carry_completions(back, gp.get_address(), with_data ? bytes : 0, head, ext.tail);
     delay = head - now;
   }

@@ -83,31 +83,66 @@ const PcieExtension& Endpoint::dma(unsigned fn, TlpKind kind, uint64_t addr, uin
     return ext;
   }
   ext.requester = ext.original_requester = opt.spoof_requester ? *opt.spoof_requester : f->bdf();
+  // The route cache (route_cache.h). A spoofed requester id is never cached: it is the kind of
+  // TLP ACS exists to catch, and it skips the device's internal routing.
+  if (m_routes.enabled() && !opt.spoof_requester && len && RouteCache::cacheable_kind(kind)) {
+    const uint32_t key = RouteCache::key(fn, ext);
+    if (const CachedRoute* route = m_routes.find(key, addr, len)) {
+      m_routes.replay(*route, m_gp, ext, delay);
+      return ext;
+    }
+    // Miss: the hop-by-hop path with a recorder attached. Hops are recorded whatever the
+    // caller asked, so that the route can serve callers who record them.
+    RouteRecorder recorder(kind, addr, len);
+    const bool record_path = ext.record_path;
+    ext.record_path = true;
+    ext.recorder = &recorder;
+    issue(*f, origin, delay, false);
+    ext.recorder = nullptr;
+    ext.record_path = record_path;
+    m_routes.store(key, recorder, m_gp, ext);
+    if (!record_path) {  // what add_hop() would have left with record_path off
+      ext.hop_count = 0;
+      ext.hops_truncated = false;
+    }
+    return ext;
+  }
+  issue(*f, origin, delay, opt.spoof_requester.has_value());
+  return ext;
+}
+
+void Endpoint::issue(PciFunction& f, HopId origin, sc_core::sc_time& delay, bool spoofed) {
+  PcieExtension& ext = *m_ext;
+  const TlpKind kind = ext.kind;
+  const uint64_t addr = m_gp.get_address();
   ext.add_hop(origin);
   // PCIe 7.5.1.1.3: with Bus Master Enable clear a function must not issue memory requests.
-  if (!f->bus_master()) {
+  if (!f.bus_master()) {
     fail(m_gp, ext, Outcome::UnsupportedRequest, origin);
-    return ext;
+    return;
   }
   // PCIe 6.12.1.2: a multi-function device may route P2P between its functions internally;
   // ACS RR (or EC with the sibling's bit set) in the requesting function sends it out instead.
-  if (is_memory(kind) && !opt.spoof_requester) {
+  if (is_memory(kind) && !spoofed) {
     for (unsigned n = 0; n < m_by_number.size(); ++n) {
       PciFunction* sib = m_by_number[n];
-      if (!sib || sib == f) continue;
+      if (!sib || sib == &f) continue;
       int bar = sib->claim(addr, false);
-      if (bar < 0) continue;
-      bool out = f->acs(AcsBit::RR) || (f->acs(AcsBit::EC) && f->egress_blocked(n));
-      if (f->acs(AcsBit::EC) && f->egress_blocked(n) && !f->acs(AcsBit::RR)) {
+      if (bar < 0) {
+        if (ext.recorder) ext.recorder->not_claimed_by_bars(*sib);
+        continue;
+      }
+      bool out = f.acs(AcsBit::RR) || (f.acs(AcsBit::EC) && f.egress_blocked(n));
+      if (f.acs(AcsBit::EC) && f.egress_blocked(n) && !f.acs(AcsBit::RR)) {
         fail(m_gp, ext, Outcome::BlockedByAcs, origin, AcsBit::EC);
-        return ext;
+        return;
       }
       if (out) {
-        ext.note_redirect(f->acs(AcsBit::RR) ? AcsBit::RR : AcsBit::EC, origin);
+        ext.note_redirect(f.acs(AcsBit::RR) ? AcsBit::RR : AcsBit::EC, origin);
         break;
       }
       bar_access(n, *sib, bar, addr - sib->bars()[bar].base, m_gp, ext, delay);
-      return ext;
+      return;
     }
   }
   forward(kUpstreamPort, m_gp, ext, delay);
@@ -115,7 +150,6 @@ const PcieExtension& Endpoint::dma(unsigned fn, TlpKind kind, uint64_t addr, uin
   if (!ext.finished()) {  // nobody ended it: a completer that forgot, or a path that dropped it
     fail(m_gp, ext, Outcome::UnsupportedRequest, kNoHop);
   }
-  return ext;
 }
 
 void Endpoint::handle(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {

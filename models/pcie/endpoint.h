@@ -11,6 +11,7 @@
 
 #include "pcie/component.h"
 #include "pcie/function.h"
+#include "pcie/route_cache.h"
 #include "pcie/topology/spec.h"
 
 namespace pciesim {
@@ -46,6 +47,8 @@ class Endpoint : public Component {
   // Issues a memory request from function `fn` upstream (DMA). `data` holds `len` bytes to
   // write or receives the read data. Returns the transaction's record; the TLM delay is updated
   // to the completion time. Not re-entrant (one DMA at a time per endpoint, like one engine).
+  // Requests to DRAM replay a cached route when one is valid (route_cache.h): same timing, data,
+  // record and link statistics as the hop-by-hop path, which fills the cache.
   const PcieExtension& dma(unsigned fn, TlpKind kind, uint64_t addr, uint8_t* data, unsigned len,
                            sc_core::sc_time& delay, const DmaOptions& opt = {});
   // The generic payload of the last dma(), for inspecting the response status.
@@ -53,6 +56,10 @@ class Endpoint : public Component {
 
   // Which function/BAR claims `addr` (memory); false when none.
   bool claims(uint64_t addr, bool io = false) const;
+
+  // The routes this endpoint's DMA took to DRAM (enabled by default).
+  RouteCache& route_cache() { return m_routes; }
+  const RouteCache& route_cache() const { return m_routes; }
 
  protected:
   void handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
@@ -62,6 +69,9 @@ class Endpoint : public Component {
   void config_access(tlm::tlm_generic_payload& gp, PcieExtension& ext);
 
  private:
+  // The hop-by-hop path of dma(), once the TLP is built.
+  void issue(PciFunction& f, HopId origin, sc_core::sc_time& delay, bool spoofed);
+
   topo::EndpointSpec m_spec;
   std::vector<std::unique_ptr<PciFunction>> m_functions;
   std::vector<PciFunction*> m_by_number;  // function number -> function
@@ -69,6 +79,7 @@ class Endpoint : public Component {
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> m_backing;  // (fn, bar, page) -> 4 KiB
   tlm::tlm_generic_payload m_gp;
   PcieExtension* m_ext;
+  RouteCache m_routes;
 };
 
 }  // namespace pciesim

@@ -5,6 +5,9 @@
 #include <cstring>
 
 #include "devices/dram.h"
+#include "iommu/local_apic_sink.h"
+#include "iommu/msi_target.h"
+#include "iommu/remapping_unit.h"
 #include "pcie/device_models.h"
 #include "pcie/endpoint.h"
 #include "pcie/firmware.h"
@@ -74,7 +77,44 @@ Fabric::Fabric(const topo::TopologySpec& spec) : m_spec(spec) {
   m_cpu = std::make_unique<Cpu>("cpu");
   m_bus->bind_cpu(m_cpu->socket);
   for (const auto& rc : m_spec.root_complexes) build_root_complex(rc);
+  m_apic = std::make_unique<vtd::LocalApicSink>();
+  m_msi = std::make_unique<vtd::MsiTarget>("msi", *m_apic);
+  m_bus->add_mmio_target(m_msi->socket,
+                         topo::AddressRange{vtd::RemappingUnit::kInterruptBase, vtd::RemappingUnit::kInterruptSize});
+  build_iommus();
   reindex();
+}
+
+vtd::RemappingUnit* Fabric::iommu(const std::string& name) const {
+  for (vtd::RemappingUnit* u : m_units)
+    if (u->spec().name == name) return u;
+  return nullptr;
+}
+
+void Fabric::build_iommus() {
+  // Units with a device scope first, then include-all units take what is left in their segment
+  // (ACPI DMAR: INCLUDE_PCI_ALL covers the devices no other DRHD lists).
+  std::vector<const topo::IommuSpec*> order;
+  for (const auto& u : m_spec.iommus)
+    if (!u.include_all) order.push_back(&u);
+  for (const auto& u : m_spec.iommus)
+    if (u.include_all) order.push_back(&u);
+  for (const topo::IommuSpec* spec : order) {
+    RootComplex* rc = root_complex(spec->segment);
+    if (!rc) throw topo::TopologyError(spec->loc, "no root complex owns segment " + std::to_string(spec->segment));
+    auto unit = std::make_unique<vtd::RemappingUnit>(module_name(spec->name).c_str(), *spec, *m_dram, *m_apic);
+    const int index = rc->attach_upstream(unit->dma_in);
+    m_bus->bind_source(unit->mem_out, *rc);
+    m_bus->add_mmio_target(unit->regs_in, topo::AddressRange{unit->register_base(), unit->register_window()});
+    if (spec->include_all) {
+      for (int port : rc->upstream_ports())
+        if (rc->upstream_index(port) == 0) rc->route_upstream(port, index);
+    } else {
+      for (const std::string& name : spec->scope) rc->route_upstream(rc->port_by_name(name), index);
+    }
+    m_units.push_back(unit.get());
+    m_components.push_back(std::move(unit));
+  }
 }
 
 Fabric::~Fabric() = default;

@@ -19,6 +19,11 @@ namespace pciesim {
 
 class Component;
 class Dram;
+namespace vtd {
+class LocalApicSink;
+class MsiTarget;
+class RemappingUnit;
+}
 class Endpoint;
 class Link;
 class PciBridge;
@@ -76,6 +81,11 @@ class Fabric {
   Dram& dram() { return *m_dram; }
   Cpu& cpu() { return *m_cpu; }
   const std::vector<RootComplex*>& root_complexes() const { return m_rcs; }
+  // The remapping units of the topology's `iommus`, and the local APIC sink every interrupt
+  // reaches.
+  const std::vector<vtd::RemappingUnit*>& iommus() const { return m_units; }
+  vtd::RemappingUnit* iommu(const std::string& name) const;
+  vtd::LocalApicSink& apic() { return *m_apic; }
   RootComplex* root_complex(int segment) const;
 
   // Configuration space through ECAM, as the CPU does it. Reads of absent functions return
@@ -106,6 +116,7 @@ class Fabric {
 
  private:
   void build_root_complex(const topo::RootComplexSpec& rc);
+  void build_iommus();
   void build_below(const topo::NodeSpec& node, Component& parent, int parent_port, PciFunction* parent_fn,
                    const topo::LinkSpec& link, int segment);
   Endpoint& build_endpoint(const topo::EndpointSpec& spec, FunctionRole role, PciFunction* parent,
@@ -121,6 +132,9 @@ class Fabric {
   std::vector<std::unique_ptr<sc_core::sc_module>> m_components;
   std::vector<std::unique_ptr<Link>> m_links;
   std::vector<RootComplex*> m_rcs;
+  std::unique_ptr<vtd::LocalApicSink> m_apic;
+  std::unique_ptr<vtd::MsiTarget> m_msi;
+  std::vector<vtd::RemappingUnit*> m_units;
   std::vector<FunctionInfo> m_functions;
   std::unordered_map<uint64_t, size_t> m_by_bdf;                 // segment<<16 | bdf -> index
   std::unordered_map<const PciFunction*, size_t> m_by_fn;

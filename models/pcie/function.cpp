@@ -1,5 +1,7 @@
 #include "pcie/function.h"
 
+#include "pcie/route_cache.h"
+
 namespace pciesim {
 
 namespace {
@@ -13,6 +15,18 @@ PciFunction::PciFunction(std::string name, PortType type, bool extended_config)
   m_cfg.on_write([this](uint16_t, unsigned) { refresh(); });
 }
 
+void PciFunction::capture_id(RequesterId id) {
+  if (id == m_bdf) return;
+  m_bdf = id;
+  invalidate_routes();  // ACS source validation and bridge aliases read requester ids
+}
+
+void PciFunction::set_devfn(uint8_t devfn) {
+  if (devfn == m_bdf.devfn) return;
+  m_bdf.devfn = devfn;
+  invalidate_routes();
+}
+
 int PciFunction::claim(uint64_t addr, bool io) const {
   if (io ? !io_enabled() : !memory_enabled()) return -1;
   for (const DecodedBar& b : m_bars)
@@ -21,6 +35,9 @@ int PciFunction::claim(uint64_t addr, bool io) const {
 }
 
 void PciFunction::refresh() {
+  // Every routing decision the fabric makes reads the decode below: any route cached before
+  // may now be wrong (route_cache.h).
+  invalidate_routes();
   m_command = m_cfg.read16(cfg::kCommand);
   if (!m_pcie_offset) m_pcie_offset = m_cfg.find_capability(kCapPcie);
   if (!m_acs_offset) m_acs_offset = m_cfg.find_ext_capability(kExtCapAcs);

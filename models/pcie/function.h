@@ -38,8 +38,9 @@ class PciFunction {
   // Identity. PCIe 2.2.6.2: a function captures its bus and device number from every type 0
   // configuration write it receives, and uses them as its requester id.
   RequesterId bdf() const { return m_bdf; }
-  void capture_id(RequesterId id) { m_bdf = id; }
-  void set_devfn(uint8_t devfn) { m_bdf.devfn = devfn; }
+  // Both invalidate cached routes when the id changes (route_cache.h).
+  void capture_id(RequesterId id);
+  void set_devfn(uint8_t devfn);
 
   // Command register state (decoded).
   bool memory_enabled() const { return m_command & cfg::kCmdMemory; }
@@ -80,7 +81,7 @@ class PciFunction {
   uint16_t pcie_cap() const { return m_pcie_offset; }
 
   // Re-reads the cached decode from config space (called by the write hook; public for tests
-  // and for builders that poke config space directly).
+  // and for builders that poke config space directly). Invalidates cached routes.
   void refresh();
 
   // Conventional reset / FLR hook for device models.

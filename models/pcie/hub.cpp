@@ -1,6 +1,7 @@
 #include "pcie/hub.h"
 
 #include "pcie/endpoint.h"
+#include "pcie/route_cache.h"
 
 namespace pciesim {
 
@@ -18,6 +19,7 @@ std::vector<PciFunction*> Hub::downstream_functions() const {
 
 void Hub::add_downstream(int port, PciFunction* fn, Endpoint* integrated) {
   m_down.push_back(DownPort{port, fn, integrated});
+  invalidate_routes();
 }
 
 const Hub::DownPort* Hub::find(int port) const {
@@ -40,8 +42,20 @@ const Hub::DownPort* Hub::port_for_bus(uint8_t bus) const {
   return nullptr;
 }
 
+void Hub::note_unclaimed(RouteRecorder& rec) const {
+  // port_for_address() found no port: no port window and no RCiEP BAR holds the address.
+  for (const DownPort& p : m_down) {
+    if (p.fn) {
+      rec.not_claimed_by_windows(*p.fn);
+    } else {
+      for (const auto& f : p.integrated->functions()) rec.not_claimed_by_bars(*f);
+    }
+  }
+}
+
 void Hub::send_down(const DownPort& p, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
   delay += traversal_latency(p.port);
+  if (ext.recorder) ext.recorder->latency(traversal_latency(p.port));
   ext.add_hop(port_hop(p.port));  // egress
   forward(p.port, gp, ext, delay);
   account_completion(ext, delay, p.port);
@@ -49,7 +63,10 @@ void Hub::send_down(const DownPort& p, tlm::tlm_generic_payload& gp, PcieExtensi
 
 void Hub::account_completion(const PcieExtension& ext, sc_core::sc_time& delay, int port) const {
   // The completion crosses this hub again on its way back to the requester.
-  if (is_non_posted(ext.kind) && !ext.completion_routed) delay += traversal_latency(port);
+  if (is_non_posted(ext.kind) && !ext.completion_routed) {
+    delay += traversal_latency(port);
+    if (ext.recorder) ext.recorder->latency(traversal_latency(port));
+  }
 }
 
 void Hub::route_config_down(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
@@ -129,6 +146,7 @@ void Hub::route_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension
   RouteTarget kind = !target ? RouteTarget::Upstream
                      : target->port == port ? RouteTarget::SamePort
                                             : RouteTarget::Peer;
+  if (ext.recorder && !target && !completion) note_unclaimed(*ext.recorder);
   // A TLP that ACS already redirected below keeps climbing past ports with UF (6.12.1.1).
   // Upstream-bound TLPs pass every route check (acs.cpp): the DMA fast path skips the call.
   AcsDecision d{};

@@ -14,6 +14,7 @@
 namespace pciesim {
 
 class Endpoint;
+class RouteRecorder;
 
 class Hub : public Component {
  public:
@@ -56,6 +57,8 @@ class Hub : public Component {
                          sc_core::sc_time& delay);
 
   const DownPort* port_for_address(uint64_t addr) const;
+  // For the route cache: port_for_address() claimed nothing (see route_cache.h).
+  void note_unclaimed(RouteRecorder& rec) const;
   const DownPort* port_for_bus(uint8_t bus) const;
   const DownPort* find(int port) const;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 namespace pciesim {
 
@@ -18,16 +19,37 @@ unsigned log2_of(int pow2) {
   return s;
 }
 
-// Time conversions on the fast path: sc_time's value in resolution units, scaled by a cached
-// factor (SystemC's resolution is process-wide and fixed once any non-zero time exists).
+// Time conversions on the fast path, inline (sc_time::from_value is out of line in SystemC 2.3).
+// SystemC's resolution is process-wide and fixed once any non-zero time exists; it is read once.
+// Rounding is that of sc_time(double, unit): to the nearest resolution step.
 double g_resolution_ps = 0;
-double resolution_ps() {
-  if (g_resolution_ps == 0) g_resolution_ps = sc_core::sc_get_time_resolution().to_seconds() * 1e12;
+bool g_resolution_is_1ps = false;  // SystemC's default: x / 1.0 == x, so the division can go
+void init_resolution() {
+  // The first conversion used to be sc_time::from_value(non-zero), which fixes the resolution;
+  // keep that side effect, since values are written directly from here on.
+  (void)sc_time::from_value(1);
+  g_resolution_ps = sc_core::sc_get_time_resolution().to_seconds() * 1e12;
+  g_resolution_is_1ps = g_resolution_ps == 1.0;
+}
+inline double resolution_ps() {
+  if (g_resolution_ps == 0) init_resolution();
   return g_resolution_ps;
 }
-double to_ps(const sc_time& t) { return double(t.value()) * resolution_ps(); }
-sc_time from_ps(double ps) {  // rounded to the nearest resolution step, as sc_time(double, unit)
-  return sc_time::from_value(static_cast<sc_time::value_type>(ps / resolution_ps() + 0.5));
+inline double to_ps(const sc_time& t) { return double(t.value()) * resolution_ps(); }
+
+// sc_time is a standard-layout class whose only member is its value in resolution units, so the
+// object and that member are pointer-interconvertible (C++17 [basic.compound]/4): an sc_time of
+// a given value without the out-of-line from_value call.
+static_assert(std::is_standard_layout<sc_time>::value && sizeof(sc_time) == sizeof(sc_time::value_type),
+              "sc_time is expected to hold just its value");
+inline sc_time time_from_value(sc_time::value_type v) {
+  sc_time t;
+  *reinterpret_cast<sc_time::value_type*>(&t) = v;
+  return t;
+}
+inline sc_time from_ps(double ps) {  // rounded to the nearest resolution step, as sc_time(double, unit)
+  const double r = resolution_ps();
+  return time_from_value(static_cast<sc_time::value_type>((g_resolution_is_1ps ? ps : ps / r) + 0.5));
 }
 
 // PCIe 2.2.2: the Length field counts DWs; first/last DW byte enables trim the ends.
@@ -102,6 +124,12 @@ Link::Link(const topo::LinkSpec& spec, const LinkOptions& options) : m_spec(spec
   m_byte_ps = 1e3 / gbytes_per_s;
   m_tlp_byte_ps = m_flit ? m_byte_ps * lc::kFlitBytes / lc::kFlitTlpBytes : m_byte_ps;
   m_prop_ps = options.propagation_ns * 1e3;
+  m_burst_ok = !options.per_tlp_schedule && (m_own_dllps || m_flit);
+  // settle_crossing(): below this many added bytes, the added bytes plus at most one ACK, one
+  // UpdateFC and one SKP (20 B) stay short of every second threshold (thresholds are >= 1 B away).
+  constexpr uint64_t kOneOfEach = 2 * lc::kDllpBytes + lc::kSkpBytes;
+  const uint64_t shortest = std::min({m_ack_limit, m_fc_guide, uint64_t(lc::kSkpIntervalBytes)});
+  m_single_crossing_below = shortest > kOneOfEach ? shortest - kOneOfEach + 1 : 0;
   for (Direction& d : m_dir) {
     d.to_ack = m_ack_limit;
     d.to_fc = m_fc_guide;
@@ -237,60 +265,79 @@ void Link::for_each_completion(uint64_t addr, uint64_t bytes, Emit&& emit) const
 // Carrying bursts
 // ---------------------------------------------------------------------------------------------
 
-bool Link::fast_path_ok(LinkDir dir) const {
-  return !m_options.per_tlp_schedule && (m_own_dllps || m_flit) && m_dir[index(dir)].pending_count == 0;
-}
-
 void Link::carry_request(LinkDir dir, TlpKind kind, uint64_t addr, uint64_t bytes, sc_time& head, sc_time& tail) {
-  BurstShape shape;
-  if (fast_path_ok(dir) && request_shape(kind, addr, bytes, shape)) {
-    transmit_burst(dir, shape, head, tail);
-    return;
+  Direction& d = m_dir[index(dir)];
+  if (fast_path_ok(d)) {
+    // One memory request TLP: the transfer stays inside one MPS (write) / MRRS (read) aligned
+    // chunk. What request_shape() computes for it, without the general split arithmetic. A chunk
+    // never straddles 4 GiB (a multiple of every chunk size), so the header size is the same.
+    if (kind == TlpKind::MemWrite || kind == TlpKind::MemRead) {
+      const bool write = kind == TlpKind::MemWrite;
+      const uint64_t mask = (uint64_t{1} << (write ? m_mps_shift : m_mrrs_shift)) - 1;
+      if (bytes && (addr & mask) + bytes <= mask + 1) {
+        const uint64_t header = uint64_t(mem_request_overhead(addr));
+        transmit_one(d, write ? header + dw_span(addr, bytes) : header, write ? bytes : 0, head, tail);
+        return;
+      }
+    }
+    BurstShape shape;
+    if (request_shape(kind, addr, bytes, shape)) {
+      transmit_burst(d, shape, head, tail);
+      return;
+    }
   }
   transmit_per_tlp(dir, [&](auto&& emit) { for_each_request_tlp(kind, addr, bytes, emit); }, head, tail);
 }
 
 void Link::carry_completions(LinkDir dir, uint64_t addr, uint64_t bytes, sc_time& head, sc_time& tail) {
-  if (fast_path_ok(dir)) {
-    transmit_burst(dir, completion_shape(addr, bytes), head, tail);
+  Direction& d = m_dir[index(dir)];
+  if (fast_path_ok(d)) {
+    transmit_burst(d, completion_shape(addr, bytes), head, tail);
     return;
   }
   transmit_per_tlp(dir, [&](auto&& emit) { for_each_completion(addr, bytes, emit); }, head, tail);
 }
 
-void Link::count_tlps(Direction& d, uint64_t tlps, uint64_t wire, uint64_t payload) {
+inline void Link::count_tlps(Direction& d, uint64_t tlps, uint64_t wire, uint64_t payload) {
   d.stats.tlps += tlps;
   d.stats.tlp_bytes += wire;
   d.stats.payload_bytes += payload;
   if (m_flit) d.stats.flit_bytes += double(wire) * (lc::kFlitBytes - lc::kFlitTlpBytes) / lc::kFlitTlpBytes;
 }
 
-void Link::report(double first_start, double first_end, double last_end, sc_time& head, sc_time& tail) const {
+inline void Link::report(double first_start, double first_end, double last_end, sc_time& head, sc_time& tail) const {
   const double out_head = (m_spec.store_and_forward ? first_end : first_start) + m_prop_ps;
   head = from_ps(out_head);
   tail = from_ps(last_end + m_prop_ps) - head;  // rounded once each: head + tail is the last byte
 }
 
+// One TLP: its readiness is `head` (a single TLP ignores the input tail).
+inline void Link::transmit_one(Direction& d, uint64_t wire, uint64_t payload, sc_time& head, sc_time& tail) {
+  const double first_start = std::max(to_ps(head), d.busy_ps);
+  const double first_end = first_start + double(wire) * m_tlp_byte_ps;
+  d.busy_ps = first_end + double(settle(d, wire)) * m_byte_ps;
+  count_tlps(d, 1, wire, payload);
+  report(first_start, first_end, first_end, head, tail);
+}
+
 // TLPs go back to back from max(head, busy). The last one may instead wait for its own readiness
 // (paced input); intermediate TLPs are assumed not to (exact for tail = 0 or a fast producer,
 // within a few DLLP times otherwise).
-void Link::transmit_burst(LinkDir dir, const BurstShape& s, sc_time& head, sc_time& tail) {
-  Direction& d = m_dir[index(dir)];
+void Link::transmit_burst(Direction& d, const BurstShape& s, sc_time& head, sc_time& tail) {
+  if (s.tlps == 1) {
+    transmit_one(d, s.wire, s.payload, head, tail);
+    return;
+  }
   const double head_ps = to_ps(head);
   const double first_start = std::max(head_ps, d.busy_ps);
   const double first_end = first_start + double(s.first_wire) * m_tlp_byte_ps;
-  double last_end = first_end;
-  if (s.tlps > 1) {
-    const uint64_t before_last = s.wire - s.last_wire;
-    const uint64_t overhead = settle(d, before_last);
-    const double contiguous = first_start + double(before_last) * m_tlp_byte_ps + double(overhead) * m_byte_ps;
-    const double tail_ps = to_ps(tail);
-    const double ready = tail_ps > 0 ? head_ps + tail_ps * double(before_last) / double(s.wire) : head_ps;
-    last_end = std::max(contiguous, ready) + double(s.last_wire) * m_tlp_byte_ps;
-    d.busy_ps = last_end + double(settle(d, s.last_wire)) * m_byte_ps;
-  } else {
-    d.busy_ps = last_end + double(settle(d, s.wire)) * m_byte_ps;
-  }
+  const uint64_t before_last = s.wire - s.last_wire;
+  const uint64_t overhead = settle(d, before_last);
+  const double contiguous = first_start + double(before_last) * m_tlp_byte_ps + double(overhead) * m_byte_ps;
+  const double tail_ps = to_ps(tail);
+  const double ready = tail_ps > 0 ? head_ps + tail_ps * double(before_last) / double(s.wire) : head_ps;
+  const double last_end = std::max(contiguous, ready) + double(s.last_wire) * m_tlp_byte_ps;
+  d.busy_ps = last_end + double(settle(d, s.last_wire)) * m_byte_ps;
   count_tlps(d, s.tlps, s.wire, s.payload);
   report(first_start, first_end, last_end, head, tail);
 }
@@ -329,30 +376,36 @@ void Link::transmit_per_tlp(LinkDir dir, ForEachTlp&& for_each_tlp, sc_time& hea
 // DLLPs and SKPs
 // ---------------------------------------------------------------------------------------------
 
-uint64_t Link::settle(Direction& d, uint64_t added) {
-  if (m_flit) return 0;  // Gen6: ACK/NAK, flow control and the rest live in the flit (kFlitBytes)
-  const uint64_t nearest = m_own_dllps ? std::min({d.to_ack, d.to_fc, d.to_skp}) : d.to_skp;
-  if (added < nearest) {  // no threshold reached: the common case for small TLPs
-    d.to_ack -= m_own_dllps ? added : 0;
-    d.to_fc -= m_own_dllps ? added : 0;
-    d.to_skp -= added;
-    return 0;
-  }
-  // The least total >= added with total = added + the DLLP and SKP bytes of all thresholds at or
-  // below total: the inserted bytes count as traffic too. Iterating from below reaches it.
-  uint64_t acks = 0, fcs = 0, skps = 0;
-  for (uint64_t total = added;;) {
-    if (m_own_dllps) {
-      acks = crossings(d.to_ack, m_ack_limit, m_inv_ack, total);
-      // Same interval and phase (all but two table cells): the same count.
-      fcs = m_fc_is_ack ? acks : crossings(d.to_fc, m_fc_guide, m_inv_fc, total);
+// The least total >= added with total = added + the DLLP and SKP bytes of all thresholds at or
+// below total: the inserted bytes count as traffic too. Iterating from below reaches it.
+uint64_t Link::settle_crossing(Direction& d, uint64_t added) {
+  uint64_t acks = 0, fcs = 0, skps = 0, total = added;
+  if (added < m_single_crossing_below) {
+    // Small TLPs: every total stays below each threshold's second occurrence, so each count is
+    // 0 or 1 (the general loop below gives the same counts).
+    for (;;) {
+      if (m_own_dllps) {
+        acks = total >= d.to_ack;
+        fcs = m_fc_is_ack ? acks : uint64_t(total >= d.to_fc);
+      }
+      skps = total >= d.to_skp;
+      const uint64_t next = added + (acks + fcs) * lc::kDllpBytes + skps * lc::kSkpBytes;
+      if (next == total) break;
+      total = next;
     }
-    skps = crossings(d.to_skp, lc::kSkpIntervalBytes, m_inv_skp, total);
-    const uint64_t next = added + (acks + fcs) * lc::kDllpBytes + skps * lc::kSkpBytes;
-    if (next == total) break;
-    total = next;
+  } else {
+    for (;;) {
+      if (m_own_dllps) {
+        acks = crossings(d.to_ack, m_ack_limit, m_inv_ack, total);
+        // Same interval and phase (all but two table cells): the same count.
+        fcs = m_fc_is_ack ? acks : crossings(d.to_fc, m_fc_guide, m_inv_fc, total);
+      }
+      skps = crossings(d.to_skp, lc::kSkpIntervalBytes, m_inv_skp, total);
+      const uint64_t next = added + (acks + fcs) * lc::kDllpBytes + skps * lc::kSkpBytes;
+      if (next == total) break;
+      total = next;
+    }
   }
-  const uint64_t total = added + (acks + fcs) * lc::kDllpBytes + skps * lc::kSkpBytes;
   if (m_own_dllps) {
     d.to_ack = d.to_ack + acks * m_ack_limit - total;
     d.to_fc = d.to_fc + fcs * m_fc_guide - total;

@@ -33,6 +33,7 @@
 // one step per TLP with Reverse accounting or LinkOptions::per_tlp_schedule.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <systemc>
@@ -154,10 +155,14 @@ class Link {
   void for_each_request_tlp(TlpKind kind, uint64_t addr, uint64_t bytes, Emit&& emit) const;
   template <class Emit>
   void for_each_completion(uint64_t addr, uint64_t bytes, Emit&& emit) const;
-  bool fast_path_ok(LinkDir dir) const;
+  // The closed-form (O(1) per burst) schedule applies: Symmetric accounting or Gen6, no
+  // per-TLP validation mode, no owed Reverse DLLPs waiting on this direction.
+  bool fast_path_ok(const Direction& d) const { return m_burst_ok && d.pending_count == 0; }
 
   // O(1) per burst: exact when every TLP is ready by the time the link gets to it.
-  void transmit_burst(LinkDir dir, const BurstShape& shape, sc_core::sc_time& head, sc_core::sc_time& tail);
+  void transmit_burst(Direction& d, const BurstShape& shape, sc_core::sc_time& head, sc_core::sc_time& tail);
+  // transmit_burst of a one-TLP burst (the DMA fast path: most DMA is one TLP).
+  void transmit_one(Direction& d, uint64_t wire, uint64_t payload, sc_core::sc_time& head, sc_core::sc_time& tail);
   // One TLP at a time: exact for paced input; always used with Reverse accounting.
   template <class ForEachTlp>
   void transmit_per_tlp(LinkDir dir, ForEachTlp&& for_each_tlp, sc_core::sc_time& head, sc_core::sc_time& tail);
@@ -166,7 +171,22 @@ class Link {
               sc_core::sc_time& tail) const;
   // This direction's own DLLPs (Symmetric) and SKPs after it sent `added` more bytes; returns
   // their bytes (the caller adds their time). Byte-exact whether called per TLP or per burst.
-  uint64_t settle(Direction& d, uint64_t added);
+  // Inline part: no threshold inside the added bytes (the common case for small TLPs).
+  uint64_t settle(Direction& d, uint64_t added) {
+    if (m_flit) return 0;  // Gen6: ACK/NAK, flow control and the rest live in the flit (kFlitBytes)
+    const uint64_t nearest = m_own_dllps ? std::min(std::min(d.to_ack, d.to_fc), d.to_skp) : d.to_skp;
+    if (added < nearest) {
+      if (m_own_dllps) {
+        d.to_ack -= added;
+        d.to_fc -= added;
+      }
+      d.to_skp -= added;
+      return 0;
+    }
+    return settle_crossing(d, added);
+  }
+  // settle() when at least one threshold falls inside the added bytes.
+  uint64_t settle_crossing(Direction& d, uint64_t added);
   // Reverse: the receiver of `wire` TLP bytes arriving at `arrived_ps` owes DLLPs on `opposite(dir)`.
   void owe_dllps(LinkDir dir, uint64_t wire, double arrived_ps);
   void queue_dllp(Direction& d, double due_ps);
@@ -187,6 +207,10 @@ class Link {
   double m_byte_ps = 0;      // one raw byte on the wire
   double m_tlp_byte_ps = 0;  // one TLP byte (Gen6: scaled by 256/236)
   double m_prop_ps = 0;
+  // At most one ACK, one UpdateFC and one SKP can fall inside `added + their bytes` when
+  // added < this (settle_crossing then needs no division-free crossing counts).
+  uint64_t m_single_crossing_below = 0;
+  bool m_burst_ok = false;   // fast_path_ok() without the per-direction part
   Direction m_dir[2];
 };
 

@@ -3,6 +3,7 @@
 #include "pcie/endpoint.h"
 #include "pcie/function_factory.h"
 #include "pcie/port_registry.h"
+#include "pcie/route_cache.h"
 
 namespace pciesim {
 
@@ -14,10 +15,14 @@ constexpr double kPciClockNs = 30.0;
 constexpr unsigned kPciOverheadClocks = 5;
 
 sc_core::sc_time pci_bus_time(const tlm::tlm_generic_payload& gp, const PcieExtension& ext) {
-  const unsigned dwords = is_config(ext.kind) ? 1 : (gp.get_data_length() + 3) / 4;
-  return sc_core::sc_time(kPciClockNs * (kPciOverheadClocks + dwords), sc_core::SC_NS);
+  return PciBridge::bus_time(is_config(ext.kind), gp.get_data_length());
 }
 }  // namespace
+
+sc_core::sc_time PciBridge::bus_time(bool config, unsigned bytes) {
+  const unsigned dwords = config ? 1 : (bytes + 3) / 4;
+  return sc_core::sc_time(kPciClockNs * (kPciOverheadClocks + dwords), sc_core::SC_NS);
+}
 
 PciBridge::PciBridge(sc_core::sc_module_name name, const topo::PciBridgeSpec& spec,
                      const topo::LinkSpec& upstream_link, int segment)
@@ -84,6 +89,7 @@ void PciBridge::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ex
   // From a device on the conventional bus: it owns the bus for this transaction.
   const HopId bus_hop = port_hop(port);
   delay += pci_bus_time(gp, ext);
+  if (ext.recorder) ext.recorder->pci_bus_time();
   if (is_config(ext.kind)) {
     fail(gp, ext, Outcome::UnsupportedRequest, bus_hop);
     return;
@@ -97,8 +103,14 @@ void PciBridge::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ex
     fail(gp, ext, Outcome::UnsupportedRequest, here);
     return;
   }
+  if (ext.recorder) {  // no device on the bus and no bridge window claimed the address
+    for (const auto& [p, ep] : m_devices)
+      for (const auto& f : ep->functions()) ext.recorder->not_claimed_by_bars(*f);
+    ext.recorder->not_claimed_by_windows(*m_fn);
+  }
   // Bridge spec 2.3: the bridge takes ownership; the requester id becomes its own.
   ext.requester = RequesterId{m_fn->secondary_bus(), 0};
+  if (ext.recorder) ext.recorder->set_requester(ext.requester);
   ext.add_hop(here);  // egress, with the bridge's id
   forward(kUpstreamPort, gp, ext, delay);
 }

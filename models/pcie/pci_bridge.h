@@ -26,6 +26,8 @@ class PciBridge : public Component {
   const topo::PciBridgeSpec& spec() const { return m_spec; }
   // Attaches a conventional device; returns its component port.
   int attach_device(Endpoint& ep);
+  // Time one transaction of `bytes` (config: one DW) owns the conventional PCI bus.
+  static sc_core::sc_time bus_time(bool config, unsigned bytes);
 
  protected:
   void handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;

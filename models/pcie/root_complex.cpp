@@ -5,6 +5,7 @@
 #include "pcie/endpoint.h"
 #include "pcie/function_factory.h"
 #include "pcie/port_registry.h"
+#include "pcie/route_cache.h"
 
 namespace pciesim {
 
@@ -38,7 +39,7 @@ RootComplex::RootComplex(sc_core::sc_module_name name, const topo::RootComplexSp
 
 int RootComplex::attach_integrated(Endpoint& ep) {
   int port = add_port(hops().intern(name() + std::string(".") + ep.spec().name, nullptr, m_spec.segment));
-  add_downstream(port, nullptr, &ep);
+  add_downstream(port, nullptr, &ep);  // (invalidates cached routes)
   m_port_names.emplace_back(ep.spec().name, port);
   for (const auto& f : ep.functions())  // RCiEPs sit on the root bus from the start
     f->capture_id(RequesterId{root_bus(), f->bdf().devfn});
@@ -46,14 +47,22 @@ int RootComplex::attach_integrated(Endpoint& ep) {
 }
 
 void RootComplex::set_latency(sc_core::sc_time t) {
+  invalidate_routes();  // cached routes hold the latencies they added
   for (auto& l : m_port_latency) l = t;
   m_integrated_latency = t;
 }
 
 void RootComplex::route_upstream(int port, int index) {
   if (port < 0) return;
+  invalidate_routes();
   if (m_upstream_index.size() <= size_t(port)) m_upstream_index.resize(port + 1, 0);
   m_upstream_index[port] = index;
+}
+
+std::vector<int> RootComplex::upstream_ports() const {
+  std::vector<int> v;
+  for (const auto& [n, p] : m_port_names) v.push_back(p);
+  return v;
 }
 
 int RootComplex::port_by_name(const std::string& name) const {
@@ -116,6 +125,12 @@ void RootComplex::go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieE
   }
   delay += traversal_latency(from_port);
   const int index = size_t(from_port) < m_upstream_index.size() ? m_upstream_index[from_port] : 0;
+  if (ext.recorder) {
+    ext.recorder->latency(traversal_latency(from_port));
+    // Through a remapping unit (index > 0) a route depends on its tables and caches: not cached
+    // until IOTLB-hit fast paths exist (route_cache.h).
+    if (index != 0) ext.recorder->uncacheable();
+  }
   host_out[index]->b_transport(gp, delay);
   account_completion(ext, delay, from_port);
 }

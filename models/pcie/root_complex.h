@@ -34,8 +34,19 @@ class RootComplex : public Hub {
   int root_port_component_port(size_t i) const { return m_rp_ports.at(i); }
   // Attaches an RCiEP built by the fabric; returns its component port.
   int attach_integrated(Endpoint& ep);
+  // Binds another upstream path (a remapping unit) to host_out; returns its binding index.
+  template <class TargetSocket>
+  int attach_upstream(TargetSocket& target) {
+    host_out.bind(target);
+    return m_host_out_bound++;
+  }
   // Upstream traffic entering through component `port` leaves through host_out binding `index`.
   void route_upstream(int port, int index);
+  int upstream_index(int port) const {
+    return size_t(port) < m_upstream_index.size() ? m_upstream_index[port] : 0;
+  }
+  // Component ports of every root port and RCiEP.
+  std::vector<int> upstream_ports() const;
   // Component port of a root port or RCiEP by topology name (-1 when none).
   int port_by_name(const std::string& name) const;
 
@@ -58,6 +69,7 @@ class RootComplex : public Hub {
   std::vector<std::unique_ptr<PciFunction>> m_root_ports;
   std::vector<int> m_rp_ports;
   std::vector<int> m_upstream_index;  // component port -> host_out binding
+  int m_host_out_bound = 0;
   std::vector<std::pair<std::string, int>> m_port_names;
   HopId m_host_hop;
   std::vector<sc_core::sc_time> m_port_latency;  // component port -> traversal latency

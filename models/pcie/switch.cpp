@@ -2,6 +2,7 @@
 
 #include "pcie/function_factory.h"
 #include "pcie/port_registry.h"
+#include "pcie/route_cache.h"
 
 namespace pciesim {
 
@@ -60,6 +61,7 @@ void Switch::go_upstream(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, 
     return;
   }
   delay += m_latency;
+  if (ext.recorder) ext.recorder->latency(m_latency);
   ext.add_hop(port_hop(kUpstreamPort));  // egress
   forward(kUpstreamPort, gp, ext, delay);
   account_completion(ext, delay, kUpstreamPort);

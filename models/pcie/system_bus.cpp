@@ -6,7 +6,8 @@
 
 namespace pciesim {
 
-SystemBus::SystemBus(sc_core::sc_module_name name, Dram& dram) : sc_module(name), in("in"), out("out") {
+SystemBus::SystemBus(sc_core::sc_module_name name, Dram& dram)
+    : sc_module(name), in("in"), out("out"), m_dram(&dram) {
   in.register_b_transport(this, &SystemBus::b_transport);
   in.register_transport_dbg(this, &SystemBus::transport_dbg);
   m_dram_range = topo::AddressRange{dram.base(), dram.size()};
@@ -18,6 +19,7 @@ SystemBus::SystemBus(sc_core::sc_module_name name, Dram& dram) : sc_module(name)
 void SystemBus::bind_cpu(tlm::tlm_initiator_socket<>& cpu) {
   cpu.bind(in);
   m_sources.push_back(nullptr);
+  m_from_unit.push_back(false);
 }
 
 void SystemBus::add_root_complex(RootComplex& rc) {
@@ -26,8 +28,10 @@ void SystemBus::add_root_complex(RootComplex& rc) {
   out.bind(rc.cpu_in);
   // Memory space only: the RC's I/O range is a separate (port) address space.
   m_targets.push_back(Target{index, {s.ecam, s.mmio32, s.mmio64}, &rc});
-  rc.host_out.bind(in);
+  rc.attach_upstream(in);  // binding 0: straight to the host
   m_sources.push_back(&rc);
+  m_from_unit.push_back(false);
+  invalidate_routes();
 }
 
 int SystemBus::target_for(uint64_t addr) const {
@@ -55,6 +59,7 @@ void SystemBus::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core:
   if (t == 0) {
     if (ext) {
       ext->add_hop(m_dram_hop);
+      if (ext->recorder) note_dram_route(in_index, gp, *ext->recorder);
       // A write is complete when its last byte is in; a read's completions start with its
       // first request (later requests of the burst keep arriving behind it: the tail).
       if (gp.is_write()) ext->consume_burst(delay);
@@ -65,6 +70,17 @@ void SystemBus::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core:
     return;
   }
   out[t]->b_transport(gp, delay);
+}
+
+void SystemBus::note_dram_route(int in_index, const tlm::tlm_generic_payload& gp, RouteRecorder& rec) const {
+  // A remapping unit handing its output on: not cacheable for now (route_cache.h).
+  if (in_index >= int(m_from_unit.size()) || m_from_unit[in_index]) rec.uncacheable();
+  // target_for(): inside DRAM, and outside every other target's ranges.
+  rec.within(m_dram_range.base, m_dram_range.size);
+  for (size_t i = 1; i < m_targets.size(); ++i)
+    for (const auto& r : m_targets[i].ranges) rec.not_claimed(r.base, r.size);
+  if (gp.is_write()) rec.consume_burst();
+  rec.memory(m_dram, m_dram_hop);
 }
 
 unsigned SystemBus::transport_dbg(int, tlm::tlm_generic_payload& gp) {

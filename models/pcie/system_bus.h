@@ -10,6 +10,7 @@
 #include <tlm_utils/multi_passthrough_target_socket.h>
 #include <vector>
 
+#include "pcie/route_cache.h"
 #include "pcie/topology/spec.h"
 #include "pciesim/tlp.h"
 
@@ -32,6 +33,8 @@ class SystemBus : public sc_core::sc_module {
   void bind_source(Socket& s, RootComplex& rc) {
     s.bind(in);
     m_sources.push_back(&rc);
+    m_from_unit.push_back(true);
+    invalidate_routes();
   }
   // A target of CPU MMIO (a remapping unit's register window, the interrupt range).
   template <class Socket>
@@ -39,6 +42,7 @@ class SystemBus : public sc_core::sc_module {
     int index = static_cast<int>(m_targets.size());
     out.bind(target);
     m_targets.push_back(Target{index, {range}, nullptr});
+    invalidate_routes();
   }
   HopId dram_hop() const { return m_dram_hop; }
 
@@ -46,6 +50,8 @@ class SystemBus : public sc_core::sc_module {
   void b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   unsigned transport_dbg(int in_index, tlm::tlm_generic_payload& gp);
   int target_for(uint64_t addr) const;  // out index, -1 when nothing decodes it
+  // For the route cache: a DMA from in-socket `in_index` decoded to DRAM (route_cache.h).
+  void note_dram_route(int in_index, const tlm::tlm_generic_payload& gp, RouteRecorder& rec) const;
 
   struct Target {
     int out_index;
@@ -54,6 +60,8 @@ class SystemBus : public sc_core::sc_module {
   };
   std::vector<Target> m_targets;
   std::vector<RootComplex*> m_sources;  // in index -> RC (nullptr for the CPU)
+  std::vector<bool> m_from_unit;        // in index -> bound by bind_source (a remapping unit)
+  Dram* m_dram;
   HopId m_dram_hop;
   topo::AddressRange m_dram_range;
 };

@@ -176,12 +176,14 @@ TEST(SetAssocCache, SelectiveInvalidation) {
   EXPECT_EQ(c.invalidate_if([](uint64_t t) { return t % 2 == 0; }), 10u);
   EXPECT_FALSE(c.contains(4));
   EXPECT_TRUE(c.contains(5));
-  EXPECT_EQ(c.invalidate_entries_if([](uint64_t, int out) { return out >= 150; }), 2u);  // 15, 17
+  EXPECT_EQ(c.invalidate_entries_if([](uint64_t, int out) { return out >= 150; }), 3u);  // 15, 17, 19
   EXPECT_FALSE(c.contains(17));
+  EXPECT_FALSE(c.contains(19));
   EXPECT_TRUE(c.contains(13));
   EXPECT_FALSE(c.invalidate(4));  // already gone
-  EXPECT_EQ(c.stats().invalidations, 12u);
-  EXPECT_EQ(c.occupancy(), 8u);
+  EXPECT_TRUE(c.invalidate(13));
+  EXPECT_EQ(c.stats().invalidations, 14u);
+  EXPECT_EQ(c.occupancy(), 6u);
 }
 
 TEST(SetAssocCache, FlushBumpsTheGenerationAndDropsEverything) {
@@ -195,9 +197,14 @@ TEST(SetAssocCache, FlushBumpsTheGenerationAndDropsEverything) {
   // An old entry does not come back when its way is refilled with something else ...
   c.insert(100, 2);
   EXPECT_FALSE(c.contains(0));
-  // ... and inserting after a flush reports no eviction (older-generation ways are free).
+  EXPECT_TRUE(c.contains(100));
+  // ... and refilling a flushed cache reports no eviction (older-generation ways are free).
+  c.flush();
+  EXPECT_FALSE(c.contains(100));
   for (uint64_t t = 0; t < 16; ++t) EXPECT_FALSE(c.insert(t, 3).evicted);
-  EXPECT_EQ(c.stats().flushes, 1u);
+  EXPECT_EQ(c.occupancy(), 16u);
+  EXPECT_EQ(c.stats().evictions, 0u);
+  EXPECT_EQ(c.stats().flushes, 2u);
   EXPECT_EQ(*c.lookup(5), 3);
 }
 

@@ -1,0 +1,240 @@
+#include "iommu/remapping_unit.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "devices/dram.h"
+#include "iommu/fault_recorder.h"
+#include "iommu/interrupt_remap.h"
+#include "iommu/walk.h"
+#include "pcie/port_registry.h"
+
+namespace pciesim::vtd {
+
+Capabilities capabilities_for(const topo::IommuSpec& spec) {
+  Capabilities c = spec.preset == "qemu-7.2" ? Capabilities::qemu_7_2() : Capabilities::server();
+  if (spec.cap) c.cap = *spec.cap;
+  if (spec.ecap) c.ecap = *spec.ecap;
+  return c;
+}
+
+namespace {
+ReplacementPolicy policy(const std::string& s, ReplacementPolicy dflt) {
+  if (s == "lru") return ReplacementPolicy::Lru;
+  if (s == "fifo") return ReplacementPolicy::Fifo;
+  if (s == "random") return ReplacementPolicy::Random;
+  if (s == "plru") return ReplacementPolicy::TreePlru;
+  return dflt;
+}
+void apply(CacheConfig& c, const topo::CacheSpec& s) {
+  if (s.entries) c.capacity = s.entries;
+  if (s.ways) c.ways = s.ways;
+  else if (s.entries) c.ways = std::min(c.ways, s.entries);
+  c.policy = policy(s.replacement, c.policy);
+}
+}  // namespace
+
+VtdCacheConfig cache_config_for(const topo::IommuSpec& spec) {
+  VtdCacheConfig c;
+  apply(c.iotlb_4k, spec.iotlb);
+  apply(c.context, spec.context_cache);
+  apply(c.pasid, spec.pasid_cache);
+  if (spec.paging_structure_cache.entries) apply(c.pdpe, spec.paging_structure_cache);
+  return c;
+}
+
+RemappingUnit::RemappingUnit(sc_core::sc_module_name name, const topo::IommuSpec& spec, Dram& dram,
+                             LocalApicSink& apic)
+    : sc_module(name), dma_in("dma_in"), mem_out("mem_out"), regs_in("regs_in"), m_spec(spec),
+      m_caps(capabilities_for(spec)), m_dram(dram), m_apic(apic), m_memory(dram),
+      m_caches(cache_config_for(spec)) {
+  m_regs = std::make_unique<RegisterFile>(m_caps, m_caches, m_memory, m_memory);
+  m_regs->set_fault_event_sink([this](uint64_t a, uint32_t d) { deliver_unit_msi(a, d); });
+  m_regs->set_invalidation_event_sink([this](uint64_t a, uint32_t d) { deliver_unit_msi(a, d); });
+  m_walker_free.assign(std::max(1u, m_timing.page_walkers), sc_core::SC_ZERO_TIME);
+  m_hop = hops().intern(spec.name, nullptr, spec.segment);
+  m_apic_hop = hops().intern(spec.name + ".apic", nullptr, spec.segment);
+  dma_in.register_b_transport(this, &RemappingUnit::dma);
+  regs_in.register_b_transport(this, &RemappingUnit::regs);
+}
+
+sc_core::sc_time RemappingUnit::walk_time(unsigned reads) const {
+  return m_timing.walk_overhead + m_dram.latency() * static_cast<double>(reads);
+}
+
+void RemappingUnit::deliver_unit_msi(uint64_t addr, uint32_t data) {
+  // The unit's own event messages are not remapped (VT-d 7.3, 6.5.2.9): compatibility decode.
+  MsiWrite msi{addr, data, 0};
+  InterruptRemapState off{false, true, 0, m_caps};
+  InterruptRemapResult r = remap_interrupt(msi, off, m_memory);
+  if (r.ok()) deliver(r, msi, m_apic, sc_core::sc_time_stamp().value());
+}
+
+void RemappingUnit::record_fault(const Request& req, const Translation& t) {
+  ++m_faults;
+  if (t.fault_suppressed) return;
+  m_regs->faults().record(req, t);
+}
+
+Translation RemappingUnit::translate_cached(const Request& req, sc_core::sc_time& delay) {
+  const RootTablePointer rt = m_regs->root_table();
+  const uint64_t rtaddr = rt.address | (uint64_t{rt.ttm} << 10);
+  const uint16_t sid = req.source.raw();
+  delay += m_timing.iotlb_hit;
+  // Legacy mode, untranslated requests: the IOTLB is tagged by the context's domain.
+  if (!rt.scalable() && req.at == AddressType::Untranslated && !req.has_pasid) {
+    if (const CachedContext* c = m_caches.lookup_context(sid); c && c->present && c->tt != 2) {
+      if (const IotlbEntry* e = m_caches.lookup_iotlb(c->did, kNoPasid, req.addr)) {
+        const bool allowed = req.write ? e->rights.write : e->rights.read;
+        if (allowed) {
+          Translation t;
+          t.output = e->translate(req.addr);
+          t.page_size = e->page_size;
+          t.rights = e->rights;
+          t.domain_id = c->did;
+          t.snoop = e->snoop;
+          return t;
+        }
+      }
+    }
+  }
+  // Miss: walk the tables in DRAM, queueing for a page walker.
+  Translation t = translate(m_memory, rtaddr, m_caps, req);
+  const sc_core::sc_time arrival = sc_core::sc_time_stamp() + delay;
+  auto walker = std::min_element(m_walker_free.begin(), m_walker_free.end());
+  const sc_core::sc_time start = std::max(arrival, *walker);
+  *walker = start + walk_time(t.memory_reads);
+  delay += *walker - arrival;
+  if (!t.ok() || rt.scalable() || req.at != AddressType::Untranslated || req.has_pasid) return t;
+  // Fill the caches with what the walk found.
+  if (const ContextResult ctx = lookup_context(m_memory, rtaddr, req.source, m_caps); ctx.ok()) {
+    CachedContext c;
+    c.present = true;
+    c.fpd = ctx.entry.fpd;
+    c.tt = ctx.entry.tt;
+    c.aw = ctx.entry.aw;
+    c.slptptr = ctx.entry.slptptr;
+    c.did = ctx.entry.did;
+    m_caches.fill_context(sid, c);
+    if (!t.pass_through) {
+      IotlbEntry e;
+      e.page_pa = t.output & ~(t.page_size - 1);
+      e.page_size = t.page_size;
+      e.rights = t.rights;
+      e.snoop = t.snoop;
+      m_caches.fill_iotlb(t.domain_id, kNoPasid, req.addr, e);
+    }
+  }
+  return t;
+}
+
+void RemappingUnit::interrupt(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
+  ++m_interrupts;
+  uint32_t data = 0;
+  std::memcpy(&data, gp.get_data_ptr(), std::min<unsigned>(4, gp.get_data_length()));
+  MsiWrite msi{gp.get_address(), data, ext.requester.raw()};
+  const auto irta = m_regs->irta();
+  InterruptRemapState st{m_regs->ir_enabled(), m_regs->cfi(),
+                         irta.address | (uint64_t{irta.eime} << 11) | irta.size_field, m_caps};
+  InterruptRemapResult r = remap_interrupt(msi, st, m_memory, &m_caches.iec());
+  delay += m_dram.latency() * static_cast<double>(r.memory_reads);
+  if (!r.ok()) {
+    ++m_faults;
+    if (!r.fault_suppressed) m_regs->faults().record(FaultRecord::from_interrupt(msi.source_id, r.fault, r.index));
+    ext.fail(Outcome::IommuFault, m_hop, AcsBit::None, static_cast<uint16_t>(r.fault));
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return;
+  }
+  if (r.posted) commit_posted_interrupt(r.post, m_memory);
+  deliver(r, msi, m_apic, (sc_core::sc_time_stamp() + delay).value());
+  ext.add_hop(m_apic_hop);
+  ext.deliver(m_apic_hop);
+  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void RemappingUnit::dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+  auto* ext = gp.get_extension<PcieExtension>();
+  if (!ext) {
+    gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+  ext->add_hop(m_hop);
+  const uint64_t addr = gp.get_address();
+  ext->iommu_checked = true;
+  ext->iommu_unit = m_hop;
+  ext->iommu_input = addr;
+  // VT-d 3.15 / 5.1: writes to 0xFEEx_xxxx are interrupt requests, not DMA.
+  if (gp.is_write() && addr >= kInterruptBase && addr - kInterruptBase < kInterruptSize &&
+      ext->at == AddressType::Untranslated && !ext->has_pasid) {
+    interrupt(gp, *ext, delay);
+    return;
+  }
+  Request req;
+  req.source = ext->requester;
+  req.has_pasid = ext->has_pasid;
+  req.pasid = ext->pasid;
+  req.write = !gp.is_read();
+  req.execute = ext->execute;
+  req.privileged = ext->privileged;
+  req.at = ext->at;
+  req.addr = addr;
+
+  Translation t;
+  if (!m_regs->translation_enabled()) {
+    t.pass_through = true;  // DMA remapping off: addresses are physical (VT-d 10.4.4 TE)
+    t.output = addr;
+  } else {
+    ++m_translations;
+    t = translate_cached(req, delay);
+  }
+  if (!t.ok()) {
+    record_fault(req, t);
+    ext->fail(Outcome::IommuFault, m_hop, AcsBit::None, static_cast<uint16_t>(t.fault));
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);  // completes as UR
+    if (gp.is_read() && gp.get_data_ptr())
+      std::memset(gp.get_data_ptr(), 0xff, gp.get_data_length());
+    return;
+  }
+  ext->iommu_output = t.output;
+  ext->iommu_domain = t.domain_id;
+  if (req.at == AddressType::TranslationRequest) {
+    // PCIe 10.2.3 translation completion: translated address 63:12, S (bit 11) for a larger
+    // page with the size encoded in the low clear address bits, R (bit 0) and W (bit 1).
+    uint64_t entry = t.output & ~0xfffull;
+    if (t.page_size > 4096) entry = (entry & ~(t.page_size - 1)) | ((t.page_size >> 1) - 1 - 0xfff) | (1ull << 11);
+    entry |= (t.rights.read ? 1u : 0u) | (t.rights.write ? 2u : 0u);
+    if (gp.get_data_ptr() && gp.get_data_length() >= 8) std::memcpy(gp.get_data_ptr(), &entry, 8);
+    ext->deliver(m_hop);
+    gp.set_response_status(tlm::TLM_OK_RESPONSE);
+    return;
+  }
+  gp.set_address(t.output);
+  mem_out->b_transport(gp, delay);
+  gp.set_address(addr);
+}
+
+void RemappingUnit::regs(tlm::tlm_generic_payload& gp, sc_core::sc_time&) {
+  const uint64_t off = gp.get_address() - m_spec.register_base;
+  const unsigned len = gp.get_data_length();
+  auto* ext = gp.get_extension<PcieExtension>();
+  if ((len != 4 && len != 8) || off >= m_regs->window_size()) {
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    if (ext) ext->fail(Outcome::UnsupportedRequest, m_hop);
+    return;
+  }
+  uint64_t v = 0;
+  if (gp.is_read()) {
+    v = m_regs->read(static_cast<uint32_t>(off), len);
+    std::memcpy(gp.get_data_ptr(), &v, len);
+  } else {
+    std::memcpy(&v, gp.get_data_ptr(), len);
+    m_regs->write(static_cast<uint32_t>(off), len, v);
+  }
+  if (ext) {
+    ext->add_hop(m_hop);
+    ext->deliver(m_hop);
+  }
+  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+}  // namespace pciesim::vtd

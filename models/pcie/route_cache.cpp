@@ -1,0 +1,162 @@
+#include "pcie/route_cache.h"
+
+#include <algorithm>
+
+#include "devices/dram.h"
+#include "pcie/function.h"
+#include "pcie/pci_bridge.h"
+
+namespace pciesim {
+
+namespace {
+// The last address of [base, base + size), size > 0, clamped at the top of the address space.
+uint64_t last_of(uint64_t base, uint64_t size) {
+  return size - 1 > ~uint64_t{0} - base ? ~uint64_t{0} : base + (size - 1);
+}
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Recording
+// ---------------------------------------------------------------------------------------------
+
+RouteRecorder::RouteRecorder(TlpKind kind, uint64_t addr, unsigned len)
+    : m_kind(kind), m_addr(addr), m_len(len), m_generation(route_generation()) {}
+
+void RouteRecorder::memory(Dram* dram, HopId hop) {
+  if (m_dram) m_ok = false;  // two DRAM accesses for one request: not a route we describe
+  m_dram = dram;
+  m_dram_hop = hop;
+  add(RouteOp::Memory);
+}
+
+void RouteRecorder::not_claimed(uint64_t base, uint64_t size) {
+  if (size) exclude(base, last_of(base, size));
+}
+
+void RouteRecorder::exclude(uint64_t base, uint64_t last) {
+  if (last < m_addr) m_lo = std::max(m_lo, last + 1);
+  else if (base > m_addr) m_hi = std::min(m_hi, base - 1);
+  else m_ok = false;  // it does hold the address: the caller's decision is not what we think
+}
+
+void RouteRecorder::within(uint64_t base, uint64_t size) {
+  if (!size || m_addr < base || m_addr - base >= size) {
+    m_ok = false;
+    return;
+  }
+  m_lo = std::max(m_lo, base);
+  m_hi = std::min(m_hi, last_of(base, size));
+}
+
+void RouteRecorder::not_claimed_by_bars(const PciFunction& fn) {
+  if (!fn.memory_enabled()) return;  // claims nothing, whatever the address (PciFunction::claim)
+  for (const DecodedBar& b : fn.bars())
+    if (b.index >= 0 && b.present && !b.io) not_claimed(b.base, b.size);
+}
+
+void RouteRecorder::not_claimed_by_windows(const PciFunction& fn) {
+  if (!fn.memory_enabled()) return;  // PciFunction::window_claims
+  for (const Window* w : {&fn.mem_window(), &fn.pref_window()})
+    if (w->enabled()) exclude(w->base, w->limit);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cache
+// ---------------------------------------------------------------------------------------------
+
+bool RouteCache::store(uint32_t key, const RouteRecorder& rec, const tlm::tlm_generic_payload& gp,
+                       const PcieExtension& ext) {
+  // Only "delivered at DRAM", straight: no ACS redirect on the way (and so no completion routed on
+  // its own), no remapping unit, nothing the recorder could not describe, and no change of
+  // generation while it ran.
+  const bool replayable = rec.ok() && rec.dram() && rec.generation() == route_generation() &&
+                          ext.verdict.outcome == Outcome::Delivered && ext.verdict.port == rec.delivered_at() &&
+                          ext.redirect_bit == AcsBit::None && !ext.redirected && !ext.completion_routed &&
+                          !ext.iommu_checked && ext.tail == sc_core::SC_ZERO_TIME &&
+                          gp.get_response_status() == tlm::TLM_OK_RESPONSE && rec.lo() <= rec.hi();
+  if (!replayable) return false;
+
+  // The slot: a stale route, or one of the same key whose interval overlaps (the decisions that
+  // bounded it no longer hold), or a free one, or round robin.
+  const uint64_t gen = route_generation();
+  CachedRoute* slot = nullptr;
+  for (CachedRoute& r : m_routes) {
+    if (r.generation != gen || (r.key == key && r.lo <= rec.hi() && rec.lo() <= r.hi)) {
+      slot = &r;
+      break;
+    }
+  }
+  if (!slot && m_routes.size() < kMaxRoutes) slot = &m_routes.emplace_back();
+  if (!slot) {
+    slot = &m_routes[m_next_victim];
+    m_next_victim = (m_next_victim + 1) % kMaxRoutes;
+  }
+  CachedRoute& r = *slot;
+  r.generation = rec.generation();
+  r.key = key;
+  r.lo = rec.lo();
+  r.hi = rec.hi();
+  r.steps.assign(rec.steps(), rec.steps() + rec.step_count());
+  r.dram = rec.dram();
+  r.delivered_at = rec.delivered_at();
+  r.hops = ext.hops;
+  r.hop_count = ext.hop_count;
+  r.hops_truncated = ext.hops_truncated;
+  ++m_fills;
+  return true;
+}
+
+void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
+                        sc_core::sc_time& delay) {
+  ++m_hits;
+  // Component::forward turns the TLM delay into absolute time around each link and back; no
+  // simulated time passes inside b_transport, so one `now` serves the whole route and the
+  // integer arithmetic gives the same values.
+  const sc_core::sc_time now = sc_core::sc_time_stamp();
+  sc_core::sc_time head = now + delay;
+  sc_core::sc_time& tail = ext.tail;
+  const TlpKind kind = ext.kind;
+  const uint64_t addr = gp.get_address();
+  const unsigned len = gp.get_data_length();
+  for (const RouteStep& s : route.steps) {
+    switch (s.op) {
+      case RouteOp::LinkRequest:
+        s.link->carry_request(s.dir, kind, addr, len, head, tail);
+        break;
+      case RouteOp::LinkCompletions:
+        s.link->carry_completions(s.dir, addr, s.with_data ? len : 0, head, tail);
+        break;
+      case RouteOp::Latency:
+        head += s.latency;
+        break;
+      case RouteOp::PciBusTime:
+        head += PciBridge::bus_time(false, len);
+        break;
+      case RouteOp::ConsumeBurst:
+        head += tail;
+        tail = sc_core::SC_ZERO_TIME;
+        break;
+      case RouteOp::SetRequester:
+        ext.requester = s.requester;
+        break;
+      case RouteOp::Memory:  // Dram::b_transport on an access the route guarantees in range
+        route.dram->direct_access(gp.is_write(), addr, gp.get_data_ptr(), len);
+        head += route.dram->latency();
+        gp.set_dmi_allowed(true);
+        gp.set_response_status(tlm::TLM_OK_RESPONSE);
+        break;
+    }
+  }
+  ext.deliver(route.delivered_at);  // SystemBus, once DRAM answered OK
+  // Endpoint::dma: the last completion (or the posted write's last byte) has landed.
+  head += tail;
+  tail = sc_core::SC_ZERO_TIME;
+  delay = head - now;
+  if (ext.record_path) {
+    std::copy(route.hops.begin(), route.hops.begin() + route.hop_count, ext.hops.begin());
+    ext.hop_count = route.hop_count;
+    ext.hops_truncated = route.hops_truncated;
+  }
+}
+
+}  // namespace pciesim

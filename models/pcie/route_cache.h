@@ -1,0 +1,239 @@
+// The route cache: the fabric's equivalent of TLM-2.0 DMI for DMA to host memory.
+//
+// A memory request from an endpoint function to DRAM takes the same route every time, as long as
+// nothing that routed it changed: every component on the way makes its decision from the TLP's
+// address, its kind and attributes, and configuration state (windows, BARs, Bus Master Enable,
+// ACS control, bus numbers). The route cache remembers, per source function, request kind and
+// attribute set, what the hop-by-hop path did:
+//
+//   - its timing steps, in order: each link crossing (Link*, direction), each component latency
+//     added, the conventional PCI bus time, the burst being consumed at the completer, the DRAM
+//     access, and the completions' steps on the way back for non-posted requests. Link timing is
+//     not cached: replaying calls the same Link::carry_request / carry_completions with the same
+//     arguments in the same order, so queueing, DLLP/SKP accounting and statistics evolve exactly
+//     as on the hop-by-hop path;
+//   - the hops it recorded (so callers with record_path on are served too), where it was
+//     delivered, and requester-id rewrites (a PCIe-to-PCI bridge puts its own id on the TLP);
+//   - the address interval [lo, hi] over which every routing decision on the path is unchanged:
+//     each decision point narrows it (a hub whose ports' windows did not claim the address
+//     contributes the gap between the windows around it, a function's siblings the gap between
+//     their BARs, the host bus the part of the DRAM range outside the root complexes' and other
+//     targets' ranges).
+//
+// The route is filled by running the normal hop-by-hop path with a RouteRecorder attached to the
+// PcieExtension (ext.recorder; null, and so one predictable branch per hook, when not recording).
+// Only outcomes "delivered at DRAM" are kept, with no ACS redirect, no remapping unit on the way
+// and nothing the recorder could not describe; everything else always takes the full path.
+//
+// Routes through a remapping unit (VT-d) are uncacheable for now: translation depends on the
+// unit's tables and caches, which the generation below does not track. A later issue adds
+// IOTLB-hit fast paths; until then RootComplex::go_upstream marks them uncacheable, and so does
+// the host bus for TLPs a unit hands on (SystemBus::bind_source).
+//
+// Invalidation: one process-wide generation counter (one SystemC design per process); a route is
+// valid only while the generation it was filled at is current. It is bumped by
+//   - PciFunction::refresh(): every config write that reaches a writable or W1C bit (the
+//     ConfigSpace write hook), a config reset, and builders that poke registers and refresh;
+//   - PciFunction::capture_id() / set_devfn() when the id changes (ACS Source Validation and the
+//     PCIe-to-PCI bridge alias read it);
+//   - RootComplex::route_upstream() (which remapping unit a port's traffic goes through),
+//     RootComplex::set_latency(), RootComplex::attach_integrated();
+//   - topology construction: Component::connect(), Hub::add_downstream(), SystemBus targets and
+//     sources;
+//   - invalidate_routes(), for anything else (tools, tests).
+// Not tracked, because replay reads them live: link state and statistics, DRAM contents and
+// latency. Links and their options cannot change after construction.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <systemc>
+#include <tlm>
+#include <vector>
+
+#include "pcie/link.h"
+#include "pciesim/tlp.h"
+
+namespace pciesim {
+
+class Dram;
+class PciFunction;
+
+namespace route_detail {
+inline uint64_t g_generation = 1;  // 0 is never current: a default-constructed route is stale
+}
+// The current generation; a cached route is valid only while it equals the route's own.
+inline uint64_t route_generation() { return route_detail::g_generation; }
+// Something that may change a route happened: every cached route becomes stale.
+inline void invalidate_routes() { ++route_detail::g_generation; }
+
+// One timing step of a route, replayed in order (`head` is the absolute time of the burst's
+// first TLP at the current point, `tail` the PcieExtension's: see models/pcie/link.h).
+enum class RouteOp : uint8_t {
+  LinkRequest,      // link->carry_request(dir, kind, addr, len, head, tail)
+  LinkCompletions,  // link->carry_completions(dir, addr, with_data ? len : 0, head, tail)
+  Latency,          // head += latency (a switch, root port or completion traversal)
+  PciBusTime,       // head += the conventional PCI bus time of the request (PciBridge::bus_time)
+  ConsumeBurst,     // head += tail; tail = 0 (a completer takes a whole burst)
+  SetRequester,     // the TLP's requester id becomes `requester` (PCIe-to-PCI bridge, spec 2.3)
+  Memory,           // the DRAM access: data, counters, the DRAM's latency, TLM_OK_RESPONSE
+};
+
+struct RouteStep {
+  RouteOp op = RouteOp::Latency;
+  LinkDir dir = LinkDir::Up;
+  bool with_data = false;  // LinkCompletions: CplDs rather than one Cpl
+  RequesterId requester;   // SetRequester
+  Link* link = nullptr;    // LinkRequest, LinkCompletions
+  sc_core::sc_time latency;
+};
+
+// Attached to a PcieExtension (ext.recorder) during one hop-by-hop run. Components report their
+// timing steps in the order they apply them, and every routing decision that looked at the
+// address; anything else that makes the outcome non-replayable marks it uncacheable.
+class RouteRecorder {
+ public:
+  // Steps of the longest route the recorder describes; longer ones are not cached.
+  static constexpr unsigned kMaxSteps = 64;
+
+  RouteRecorder(TlpKind kind, uint64_t addr, unsigned len);
+
+  // --- timing steps ---
+  void link_request(Link* link, LinkDir dir, TlpKind kind, uint64_t bytes) {
+    // A request that changed kind or length on the way (ACS completion routing) is not replayable.
+    if (kind != m_kind || bytes != m_len) m_ok = false;
+    RouteStep& s = add(RouteOp::LinkRequest);
+    s.link = link;
+    s.dir = dir;
+  }
+  void link_completions(Link* link, LinkDir dir, bool with_data) {
+    RouteStep& s = add(RouteOp::LinkCompletions);
+    s.link = link;
+    s.dir = dir;
+    s.with_data = with_data;
+  }
+  void latency(sc_core::sc_time t) { add(RouteOp::Latency).latency = t; }
+  void pci_bus_time() { add(RouteOp::PciBusTime); }
+  void consume_burst() { add(RouteOp::ConsumeBurst); }
+  void set_requester(RequesterId id) { add(RouteOp::SetRequester).requester = id; }
+  // The request reached DRAM through the host bus (`hop`: the DRAM's hop, where it is delivered).
+  void memory(Dram* dram, HopId hop);
+
+  // --- routing decisions (each narrows the interval where they all stay the same) ---
+  // A range [base, base + size) was checked and did not claim the address.
+  void not_claimed(uint64_t base, uint64_t size);
+  // The address was routed because it lies in [base, base + size).
+  void within(uint64_t base, uint64_t size);
+  // `fn`'s memory BARs (PciFunction::claim) / bridge memory windows (window_claims) did not
+  // claim the address.
+  void not_claimed_by_bars(const PciFunction& fn);
+  void not_claimed_by_windows(const PciFunction& fn);
+
+  // --- not replayable: a remapping unit, a target other than DRAM, ... ---
+  void uncacheable() { m_ok = false; }
+
+  bool ok() const { return m_ok; }
+  uint64_t generation() const { return m_generation; }
+  uint64_t lo() const { return m_lo; }
+  uint64_t hi() const { return m_hi; }
+  Dram* dram() const { return m_dram; }
+  HopId delivered_at() const { return m_dram_hop; }
+  const RouteStep* steps() const { return m_steps.data(); }
+  unsigned step_count() const { return m_count; }
+
+ private:
+  void exclude(uint64_t base, uint64_t last);  // [base, last] does not hold the address
+  RouteStep& add(RouteOp op) {
+    if (m_count == kMaxSteps) {  // keep recording into the last slot, but never cache
+      m_ok = false;
+      m_steps[kMaxSteps - 1] = RouteStep{};
+      m_steps[kMaxSteps - 1].op = op;
+      return m_steps[kMaxSteps - 1];
+    }
+    RouteStep& s = m_steps[m_count++];
+    s = RouteStep{};
+    s.op = op;
+    return s;
+  }
+
+  TlpKind m_kind;
+  uint64_t m_addr;
+  uint64_t m_len;
+  uint64_t m_generation;
+  uint64_t m_lo = 0, m_hi = ~uint64_t{0};
+  bool m_ok = true;
+  Dram* m_dram = nullptr;
+  HopId m_dram_hop = kNoHop;
+  unsigned m_count = 0;
+  std::array<RouteStep, kMaxSteps> m_steps;
+};
+
+// A route as the cache keeps it.
+struct CachedRoute {
+  uint64_t generation = 0;  // stale unless equal to route_generation()
+  uint32_t key = 0;         // RouteCache::key()
+  uint64_t lo = 0, hi = 0;  // the whole request [addr, addr + len) must lie inside [lo, hi]
+  std::vector<RouteStep> steps;
+  Dram* dram = nullptr;
+  HopId delivered_at = kNoHop;
+  std::array<HopId, kMaxHops> hops{};
+  uint8_t hop_count = 0;
+  bool hops_truncated = false;
+};
+
+// One per endpoint: the routes its functions' DMA took to DRAM.
+class RouteCache {
+ public:
+  // Routes kept per endpoint (functions x kinds x attribute sets x DRAM intervals in use).
+  static constexpr unsigned kMaxRoutes = 8;
+
+  // Memory requests are cached; config, messages and completions never leave a device as DMA.
+  static constexpr bool cacheable_kind(TlpKind k) {
+    return k == TlpKind::MemRead || k == TlpKind::MemWrite || k == TlpKind::AtomicOp;
+  }
+  // Function, kind and every TLP attribute that ACS or a remapping unit may look at (AT, PASID
+  // presence, privileged, execute, no snoop, relaxed ordering). The requester id is not part of
+  // it: it changes only with a generation bump.
+  static uint32_t key(unsigned fn, const PcieExtension& ext) {
+    const uint32_t attrs = uint32_t(ext.at) | uint32_t(ext.has_pasid) << 2 | uint32_t(ext.privileged) << 3 |
+                           uint32_t(ext.execute) << 4 | uint32_t(ext.no_snoop) << 5 |
+                           uint32_t(ext.relaxed_ordering) << 6;
+    return (fn & 0xffu) | uint32_t(ext.kind) << 8 | attrs << 16;
+  }
+
+  bool enabled() const { return m_enabled; }
+  // Off: every DMA takes the hop-by-hop path (for comparisons; results are the same either way).
+  void set_enabled(bool on) {
+    m_enabled = on;
+    if (!on) clear();
+  }
+
+  // The valid route for this key whose interval holds [addr, addr + len); null when none.
+  const CachedRoute* find(uint32_t key, uint64_t addr, unsigned len) const {
+    const uint64_t gen = route_generation();
+    const uint64_t last = addr + len - 1;
+    if (last < addr) return nullptr;  // wraps around the address space
+    for (const CachedRoute& r : m_routes)
+      if (r.generation == gen && r.key == key && addr >= r.lo && last <= r.hi) return &r;
+    return nullptr;
+  }
+  // After a hop-by-hop run with `rec` attached: keeps the route if it may be replayed. Returns
+  // whether it did.
+  bool store(uint32_t key, const RouteRecorder& rec, const tlm::tlm_generic_payload& gp, const PcieExtension& ext);
+  // Does what the hop-by-hop path would do for this request (see the top of this file).
+  void replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
+
+  void clear() { m_routes.clear(); }
+  size_t size() const { return m_routes.size(); }
+  // Statistics: DMAs served from the cache, routes stored.
+  uint64_t hits() const { return m_hits; }
+  uint64_t fills() const { return m_fills; }
+
+ private:
+  std::vector<CachedRoute> m_routes;
+  unsigned m_next_victim = 0;
+  bool m_enabled = true;
+  uint64_t m_hits = 0, m_fills = 0;
+};
+
+}  // namespace pciesim
