@@ -76,55 +76,65 @@ void RemappingUnit::record_fault(const Request& req, const Translation& t) {
   m_regs->faults().record(req, t);
 }
 
+namespace {
+// The unit's caches as translate() sees them.
+class CacheHooks : public TranslationCache {
+ public:
+  explicit CacheHooks(VtdCaches& c) : m_c(c) {}
+  const ContextEntry* find_context(uint16_t sid) override { return m_c.lookup_context(sid); }
+  void store_context(uint16_t sid, const ContextEntry& e) override {
+    if (e.present) m_c.fill_context(sid, e);
+  }
+  const PasidEntry* find_pasid(uint16_t sid, uint32_t pasid) override { return m_c.lookup_pasid(sid, pasid); }
+  void store_pasid(uint16_t sid, uint32_t pasid, const PasidEntry& e) override {
+    if (e.present) m_c.fill_pasid(sid, pasid, e);
+  }
+  bool find_translation(uint16_t did, uint32_t pasid, uint64_t addr, Translation& out) override {
+    const IotlbEntry* e = m_c.lookup_iotlb(did, pasid, addr);
+    if (!e) return false;
+    out = Translation{};
+    out.output = e->translate(addr);
+    out.page_size = e->page_size;
+    out.rights = e->rights;
+    out.snoop = e->snoop;
+    out.pass_through = e->pass_through;
+    return true;
+  }
+  void store_translation(uint16_t did, uint32_t pasid, uint64_t addr, const Translation& t) override {
+    IotlbEntry e;
+    e.page_pa = t.output & ~(t.page_size - 1);
+    e.page_size = t.page_size;
+    e.rights = t.rights;
+    e.snoop = t.snoop;
+    e.pass_through = t.pass_through;
+    m_c.fill_iotlb(did, pasid, addr, e);
+  }
+  WalkStart find_walk_start(uint16_t did, uint32_t pasid, uint64_t addr, int levels) override {
+    const PagingStructureHit h = m_c.lookup_paging_structure(did, pasid, addr, levels);
+    return h.hit() ? WalkStart{h.level, h.table, h.perms} : WalkStart{};
+  }
+  void store_walk(uint16_t did, uint32_t pasid, uint64_t addr, const WalkTrace& trace, int levels) override {
+    m_c.fill_paging_structure(did, pasid, addr, trace, levels);
+  }
+
+ private:
+  VtdCaches& m_c;
+};
+}  // namespace
+
 Translation RemappingUnit::translate_cached(const Request& req, sc_core::sc_time& delay) {
   const RootTablePointer rt = m_regs->root_table();
   const uint64_t rtaddr = rt.address | (uint64_t{rt.ttm} << 10);
-  const uint16_t sid = req.source.raw();
+  CacheHooks hooks(m_caches);
+  Translation t = translate(m_memory, rtaddr, m_caps, req, &hooks);
   delay += m_timing.iotlb_hit;
-  // Legacy mode, untranslated requests: the IOTLB is tagged by the context's domain.
-  if (!rt.scalable() && req.at == AddressType::Untranslated && !req.has_pasid) {
-    if (const CachedContext* c = m_caches.lookup_context(sid); c && c->present && c->tt != 2) {
-      if (const IotlbEntry* e = m_caches.lookup_iotlb(c->did, kNoPasid, req.addr)) {
-        const bool allowed = req.write ? e->rights.write : e->rights.read;
-        if (allowed) {
-          Translation t;
-          t.output = e->translate(req.addr);
-          t.page_size = e->page_size;
-          t.rights = e->rights;
-          t.domain_id = c->did;
-          t.snoop = e->snoop;
-          return t;
-        }
-      }
-    }
-  }
-  // Miss: walk the tables in DRAM, queueing for a page walker.
-  Translation t = translate(m_memory, rtaddr, m_caps, req);
+  if (t.memory_reads == 0) return t;  // everything it needed was cached
+  // A miss: the walk waits for a free page walker, then reads its table entries from DRAM.
   const sc_core::sc_time arrival = sc_core::sc_time_stamp() + delay;
   auto walker = std::min_element(m_walker_free.begin(), m_walker_free.end());
   const sc_core::sc_time start = std::max(arrival, *walker);
   *walker = start + walk_time(t.memory_reads);
   delay += *walker - arrival;
-  if (!t.ok() || rt.scalable() || req.at != AddressType::Untranslated || req.has_pasid) return t;
-  // Fill the caches with what the walk found.
-  if (const ContextResult ctx = lookup_context(m_memory, rtaddr, req.source, m_caps); ctx.ok()) {
-    CachedContext c;
-    c.present = true;
-    c.fpd = ctx.entry.fpd;
-    c.tt = ctx.entry.tt;
-    c.aw = ctx.entry.aw;
-    c.slptptr = ctx.entry.slptptr;
-    c.did = ctx.entry.did;
-    m_caches.fill_context(sid, c);
-    if (!t.pass_through) {
-      IotlbEntry e;
-      e.page_pa = t.output & ~(t.page_size - 1);
-      e.page_size = t.page_size;
-      e.rights = t.rights;
-      e.snoop = t.snoop;
-      m_caches.fill_iotlb(t.domain_id, kNoPasid, req.addr, e);
-    }
-  }
   return t;
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "iommu/tables.h"
 #include "iommu/vtd_types.h"
 #include "pciesim/set_assoc_cache.h"
 
@@ -21,43 +22,17 @@ namespace pciesim::vtd {
 
 // PASID tag value for a request that has no PASID in legacy mode (scalable mode tags requests
 // without PASID with the context entry's RID_PASID instead).
-constexpr uint32_t kNoPasid = 0xffff'ffffu;
 
 // ---- outputs ----------------------------------------------------------------------------------
 
 // A decoded context entry (VT-d 9.3 legacy, 9.4 scalable). Plain fields: the walker defines its
 // own ContextEntry; the remapping unit maps between the two.
-struct CachedContext {
-  bool present = false;
-  bool scalable = false;         // decoded from a scalable-mode (256-bit) context entry
-  bool fpd = false;              // fault processing disable
-  uint8_t tt = 0;                // legacy: translation type (0 SL, 1 SL + device TLB, 2 pass-through)
-  bool dte = false;              // scalable: device-TLB enable
-  bool pasid_enable = false;     // scalable: PASIDE
-  bool pre = false;              // scalable: page requests enabled
-  uint8_t aw = 0;                // legacy: address width field (1..3)
-  uint16_t did = 0;              // legacy: domain id (scalable-mode DIDs live in PASID entries)
-  uint64_t slptptr = 0;          // legacy: second-level page-table root
-  uint64_t pasid_dir_ptr = 0;    // scalable: PASID directory
-  uint8_t pdts = 0;              // scalable: directory has 2^(pdts+7) entries
-  uint32_t rid_pasid = 0;        // scalable: PASID for requests without PASID
-};
+// The context cache holds decoded context entries as the walker reads them (tables.h).
+using CachedContext = ContextEntry;
 
 // A decoded scalable-mode PASID table entry (VT-d 9.6).
-struct CachedPasidEntry {
-  bool present = false;
-  bool fpd = false;
-  uint8_t pgtt = 0;              // 1 first-level, 2 second-level, 3 nested, 4 pass-through
-  uint8_t aw = 0;                // second-level address width field
-  uint16_t did = 0;
-  uint64_t ssptptr = 0;          // second-level page-table pointer
-  uint64_t flptptr = 0;          // first-level page-table pointer
-  uint8_t flpm = 0;              // 0: 4-level, 1: 5-level first-level paging
-  bool sre = false;              // supervisor requests enabled
-  bool wpe = false;              // write-protect enable
-  bool pgsnp = false;            // page snoop
-  bool pwsnp = false;            // page-walk snoop
-};
+// The PASID cache holds decoded PASID-table entries (tables.h).
+using CachedPasidEntry = PasidEntry;
 
 // One IOTLB entry: the leaf of a walk (VT-d 6.2.3). Which array holds it follows page_size.
 struct IotlbEntry {

@@ -106,6 +106,9 @@ struct Request {
   uint64_t addr = 0;
 };
 
+// Tag of cache entries for requests without PASID (legacy mode).
+constexpr uint32_t kNoPasid = 0xffff'ffffu;
+
 // Access rights of a translation.
 struct Rights {
   bool read = false, write = false, execute = false;

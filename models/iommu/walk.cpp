@@ -310,27 +310,64 @@ Translation walk_first_level(const MemReader& mem, uint64_t flptptr, uint64_t va
 namespace {
 
 // VT-d 3.4.1, 9.3: legacy mode, TT selects what the context entry allows.
+// A cached translation serves the request when it grants the access (or the request only asks
+// for the translation); otherwise the tables decide, as on hardware that re-walks on a miss.
+bool usable(const Translation& cached, const Request& req) {
+  if (req.at == AddressType::TranslationRequest) return true;
+  return req.write ? cached.rights.write : cached.rights.read;
+}
+
+// Second-level walk through the paging-structure caches and IOTLB of `cache` (if any).
+Translation cached_second_level(const MemReader& mem, const Capabilities& caps, const Request& req, uint16_t did,
+                                uint32_t pasid, uint64_t root, int levels, bool scalable, Translation t, bool fpd,
+                                TranslationCache* cache) {
+  Translation hit;
+  if (cache && cache->find_translation(did, pasid, req.addr, hit) && usable(hit, req)) {
+    hit.memory_reads = t.memory_reads;
+    hit.domain_id = did;
+    hit.snoop = hit.snoop || t.snoop;
+    return hit;
+  }
+  SlOptions o = SlOptions::from(caps, scalable);
+  o.check_access = req.at != AddressType::TranslationRequest;
+  WalkTrace trace;
+  const WalkStart start = cache ? cache->find_walk_start(did, pasid, req.addr, levels) : WalkStart{};
+  Translation w = walk_second_level(mem, root, levels, req.addr, req.write, o, &trace, start);
+  w = finish_walk(w, t, fpd);
+  if (cache && w.ok()) {
+    cache->store_walk(did, pasid, req.addr, trace, levels);
+    if (w.rights.read || w.rights.write) cache->store_translation(did, pasid, req.addr, w);
+  }
+  return w;
+}
+
 Translation translate_legacy(const MemReader& mem, const Capabilities& caps, const Request& req,
-                             const ContextEntry& ce, Translation t, bool fpd) {
+                             const ContextEntry& ce, Translation t, bool fpd, TranslationCache* cache) {
   t.domain_id = ce.did;
   if (req.at != AddressType::Untranslated && ce.tt != 1) return with_fault(t, FR::TranslationTypeBlocked, fpd);
   if (req.at == AddressType::Translated || ce.tt == 2) return pass_through(t, req.addr);
-  SlOptions o = SlOptions::from(caps, false);
-  o.check_access = req.at != AddressType::TranslationRequest;
-  return finish_walk(walk_second_level(mem, ce.slptptr, ce.levels(), req.addr, req.write, o), t, fpd);
+  return cached_second_level(mem, caps, req, ce.did, kNoPasid, ce.slptptr, ce.levels(), false, t, fpd, cache);
 }
 
 // VT-d 3.4.3, 9.4, 9.6: scalable mode, the PASID entry's PGTT selects the translation.
 Translation translate_scalable(const MemReader& mem, const Capabilities& caps, const Request& req,
-                               const ContextEntry& ce, Translation t, bool fpd) {
+                               const ContextEntry& ce, Translation t, bool fpd, TranslationCache* cache) {
   if (req.at != AddressType::Untranslated && !ce.dte) return with_fault(t, FR::SmDeviceTlbDisabled, fpd);
   if (req.at == AddressType::Translated) return pass_through(t, req.addr);
   if (req.has_pasid && !ce.pasid_enable) return with_fault(t, FR::SmPasidDisabled, fpd);
   const uint32_t pasid = req.has_pasid ? req.pasid : (caps.rps() ? ce.rid_pasid : 0);
   if (!req.has_pasid && pasid >= pasid_limit(ce.pdts)) return with_fault(t, FR::SmRidPasidError, fpd);
 
-  const PasidResult pr = lookup_pasid(mem, ce, pasid, caps);
-  t.memory_reads += pr.memory_reads;
+  const uint16_t sid = req.source.raw();
+  PasidResult pr;
+  if (const PasidEntry* cached = cache ? cache->find_pasid(sid, pasid) : nullptr) {
+    pr.entry = *cached;
+    pr.fpd = cached->fpd || ce.fpd;
+  } else {
+    pr = lookup_pasid(mem, ce, pasid, caps);
+    t.memory_reads += pr.memory_reads;
+    if (cache && pr.ok()) cache->store_pasid(sid, pasid, pr.entry);
+  }
   fpd = pr.fpd;
   if (!pr.ok()) return with_fault(t, pr.fault, fpd);
   const PasidEntry& pe = pr.entry;
@@ -348,10 +385,11 @@ Translation translate_scalable(const MemReader& mem, const Capabilities& caps, c
     case Pgtt::PassThrough:
       return pass_through(t, req.addr);
     case Pgtt::SecondLevel: {
-      SlOptions o = SlOptions::from(caps, true);
-      o.check_access = check_access;
-      w = walk_second_level(mem, pe.ssptptr, pe.sl_levels(), req.addr, req.write, o);
-      break;
+      w = cached_second_level(mem, caps, req, pe.did, pasid, pe.ssptptr, pe.sl_levels(), true, t, fpd, cache);
+      // VT-d 3.15: DMA must not be translated into the interrupt address range.
+      if (w.ok() && (w.rights.read || w.rights.write) && in_interrupt_range(w.output))
+        return with_fault(w, FR::SmOutputInInterruptRange, fpd);
+      return w;
     }
     case Pgtt::FirstLevel:
     case Pgtt::Nested: {
@@ -359,7 +397,13 @@ Translation translate_scalable(const MemReader& mem, const Capabilities& caps, c
       o.check_access = check_access;
       const NestedSecondLevel nested{pe.ssptptr, pe.sl_levels(), SlOptions::from(caps, true)};
       if (pe.type() == Pgtt::Nested) o.nested = &nested;
-      w = walk_first_level(mem, pe.flptptr, req.addr, FlAccess{req.write, execute, !supervisor}, o);
+      // Paging-structure caches serve the first-level walk when it is not nested (a nested walk's
+      // tables are guest-physical and are resumed from the top).
+      const bool psc = cache && pe.type() == Pgtt::FirstLevel;
+      WalkTrace trace;
+      const WalkStart start = psc ? cache->find_walk_start(pe.did, pasid, req.addr, o.levels) : WalkStart{};
+      w = walk_first_level(mem, pe.flptptr, req.addr, FlAccess{req.write, execute, !supervisor}, o, &trace, start);
+      if (psc && w.ok()) cache->store_walk(pe.did, pasid, req.addr, trace, o.levels);
       break;
     }
     default:
@@ -374,15 +418,25 @@ Translation translate_scalable(const MemReader& mem, const Capabilities& caps, c
 
 }  // namespace
 
-Translation translate(const MemReader& mem, uint64_t rtaddr, const Capabilities& caps, const Request& req) {
+Translation translate(const MemReader& mem, uint64_t rtaddr, const Capabilities& caps, const Request& req,
+                      TranslationCache* cache) {
   Translation t;
-  if (req.has_pasid && decode_rtaddr(rtaddr).mode == TableMode::Legacy)
-    return with_fault(t, FR::SmTtmZeroWithPasid, false);
-  const ContextResult ctx = lookup_context(mem, rtaddr, req.source, caps);
-  t.memory_reads = ctx.memory_reads;
-  if (!ctx.ok()) return with_fault(t, ctx.fault, ctx.fpd);
-  return ctx.mode == TableMode::Scalable ? translate_scalable(mem, caps, req, ctx.entry, t, ctx.fpd)
-                                         : translate_legacy(mem, caps, req, ctx.entry, t, ctx.fpd);
+  const TableMode mode = decode_rtaddr(rtaddr).mode;
+  if (req.has_pasid && mode == TableMode::Legacy) return with_fault(t, FR::SmTtmZeroWithPasid, false);
+  ContextResult ctx;
+  const uint16_t sid = req.source.raw();
+  if (const ContextEntry* cached = cache ? cache->find_context(sid) : nullptr) {
+    ctx.entry = *cached;
+    ctx.fpd = cached->fpd;
+    ctx.mode = cached->scalable ? TableMode::Scalable : TableMode::Legacy;
+  } else {
+    ctx = lookup_context(mem, rtaddr, req.source, caps);
+    t.memory_reads = ctx.memory_reads;
+    if (!ctx.ok()) return with_fault(t, ctx.fault, ctx.fpd);
+    if (cache) cache->store_context(sid, ctx.entry);
+  }
+  return ctx.mode == TableMode::Scalable ? translate_scalable(mem, caps, req, ctx.entry, t, ctx.fpd, cache)
+                                         : translate_legacy(mem, caps, req, ctx.entry, t, ctx.fpd, cache);
 }
 
 }  // namespace pciesim::vtd

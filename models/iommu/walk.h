@@ -109,7 +109,28 @@ Translation walk_first_level(const MemReader& mem, uint64_t flptptr, uint64_t va
                              const FlOptions& opts, WalkTrace* trace = nullptr,
                              const WalkStart& start = {});
 
-// --- stage 5: the whole pipeline, no caches (VT-d 3.4, 3.9, 4.2) ---------------------------------
+// --- the caches a remapping unit keeps between the stages (VT-d 6.2) -----------------------------
+// translate() consults them when given one; the reference pipeline (no cache) and the cached
+// module therefore share every decision. Only successful, present entries are stored.
+class TranslationCache {
+ public:
+  virtual ~TranslationCache() = default;
+  // context cache (VT-d 6.2.1), by source id
+  virtual const ContextEntry* find_context(uint16_t source_id) = 0;
+  virtual void store_context(uint16_t source_id, const ContextEntry& entry) = 0;
+  // PASID cache (VT-d 6.2.2), by source id and PASID
+  virtual const PasidEntry* find_pasid(uint16_t source_id, uint32_t pasid) = 0;
+  virtual void store_pasid(uint16_t source_id, uint32_t pasid, const PasidEntry& entry) = 0;
+  // IOTLB (VT-d 6.2.3): a finished second-level or pass-through translation of the page holding
+  // `addr`, tagged by domain and PASID (kNoPasid for requests without one)
+  virtual bool find_translation(uint16_t did, uint32_t pasid, uint64_t addr, Translation& out) = 0;
+  virtual void store_translation(uint16_t did, uint32_t pasid, uint64_t addr, const Translation& t) = 0;
+  // paging-structure caches (VT-d 6.2.4): where a walk of `levels` for `addr` may resume
+  virtual WalkStart find_walk_start(uint16_t did, uint32_t pasid, uint64_t addr, int levels) = 0;
+  virtual void store_walk(uint16_t did, uint32_t pasid, uint64_t addr, const WalkTrace& trace, int levels) = 0;
+};
+
+// --- stage 5: the whole pipeline (VT-d 3.4, 3.9, 4.2) --------------------------------------------
 // Legacy TT: 00 untranslated requests only; 01 also translation (ATS) and translated requests;
 // 10 pass-through for untranslated requests. Otherwise 0xD. Scalable: translation and translated
 // requests need DTE (0x44); requests with PASID need PASIDE (0x45) and TTM 01 (0x31); requests
@@ -117,7 +138,11 @@ Translation walk_first_level(const MemReader& mem, uint64_t flptptr, uint64_t va
 // ERE (0x5C) gate supervisor and execute requests; PGTT selects first-level, second-level, nested
 // or pass-through; a translated output in 0xFEEx_xxxx faults 0x87. Translation requests (AT=01)
 // return the translation with its rights and no access check; translated requests (AT=10) pass.
-// fault_suppressed is set for qualified faults under FPD.
-Translation translate(const MemReader& mem, uint64_t rtaddr, const Capabilities& caps, const Request& req);
+// fault_suppressed is set for qualified faults under FPD. With `cache`, cached context and PASID
+// entries, translations and paging-structure entries are used and filled (first-level and nested
+// translations use the paging-structure caches for their first-level walk but are not kept in the
+// IOTLB: its entries do not carry the user/supervisor result).
+Translation translate(const MemReader& mem, uint64_t rtaddr, const Capabilities& caps, const Request& req,
+                      TranslationCache* cache = nullptr);
 
 }  // namespace pciesim::vtd

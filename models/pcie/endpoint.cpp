@@ -91,23 +91,28 @@ const PcieExtension& Endpoint::dma(unsigned fn, TlpKind kind, uint64_t addr, uin
       m_routes.replay(*route, m_gp, ext, delay);
       return ext;
     }
-    // Miss: the hop-by-hop path with a recorder attached. Hops are recorded whatever the
-    // caller asked, so that the route can serve callers who record them.
-    RouteRecorder recorder(kind, addr, len);
-    const bool record_path = ext.record_path;
-    ext.record_path = true;
-    ext.recorder = &recorder;
-    issue(*f, origin, delay, false);
-    ext.recorder = nullptr;
-    ext.record_path = record_path;
-    m_routes.store(key, recorder, m_gp, ext);
-    if (!record_path) {  // what add_hop() would have left with record_path off
-      ext.hop_count = 0;
-      ext.hops_truncated = false;
-    }
-    return ext;
+    return dma_recorded(key, *f, origin, delay);
   }
   issue(*f, origin, delay, opt.spoof_requester.has_value());
+  return ext;
+}
+
+const PcieExtension& Endpoint::dma_recorded(uint32_t key, PciFunction& f, HopId origin, sc_core::sc_time& delay) {
+  // The hop-by-hop path with a recorder attached. Hops are recorded whatever the caller asked,
+  // so that the route can serve callers who record them.
+  PcieExtension& ext = *m_ext;
+  RouteRecorder recorder(ext.kind, m_gp.get_address(), m_gp.get_data_length());
+  const bool record_path = ext.record_path;
+  ext.record_path = true;
+  ext.recorder = &recorder;
+  issue(f, origin, delay, false);
+  ext.recorder = nullptr;
+  ext.record_path = record_path;
+  m_routes.store(key, recorder, m_gp, ext);
+  if (!record_path) {  // what add_hop() would have left with record_path off
+    ext.hop_count = 0;
+    ext.hops_truncated = false;
+  }
   return ext;
 }
 

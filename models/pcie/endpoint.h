@@ -69,6 +69,8 @@ class Endpoint : public Component {
   void config_access(tlm::tlm_generic_payload& gp, PcieExtension& ext);
 
  private:
+  // dma() on a route cache miss: issue() with a recorder attached, then store the route.
+  const PcieExtension& dma_recorded(uint32_t key, PciFunction& f, HopId origin, sc_core::sc_time& delay);
   // The hop-by-hop path of dma(), once the TLP is built.
   void issue(PciFunction& f, HopId origin, sc_core::sc_time& delay, bool spoofed);
 

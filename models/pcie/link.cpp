@@ -19,46 +19,11 @@ unsigned log2_of(int pow2) {
   return s;
 }
 
-// Time conversions on the fast path, inline (sc_time::from_value is out of line in SystemC 2.3).
-// SystemC's resolution is process-wide and fixed once any non-zero time exists; it is read once.
-// Rounding is that of sc_time(double, unit): to the nearest resolution step.
-double g_resolution_ps = 0;
-bool g_resolution_is_1ps = false;  // SystemC's default: x / 1.0 == x, so the division can go
-void init_resolution() {
-  // The first conversion used to be sc_time::from_value(non-zero), which fixes the resolution;
-  // keep that side effect, since values are written directly from here on.
-  (void)sc_time::from_value(1);
-  g_resolution_ps = sc_core::sc_get_time_resolution().to_seconds() * 1e12;
-  g_resolution_is_1ps = g_resolution_ps == 1.0;
-}
-inline double resolution_ps() {
-  if (g_resolution_ps == 0) init_resolution();
-  return g_resolution_ps;
-}
-inline double to_ps(const sc_time& t) { return double(t.value()) * resolution_ps(); }
+// Conversions off the fast path: the same rounding.
+double to_ps(const sc_time& t) { return link_time::to_ps(t, link_time::resolution_ps()); }
+sc_time from_ps(double ps) { return link_time::from_ps(ps, link_time::resolution_ps()); }
 
-// sc_time is a standard-layout class whose only member is its value in resolution units, so the
-// object and that member are pointer-interconvertible (C++17 [basic.compound]/4): an sc_time of
-// a given value without the out-of-line from_value call.
-static_assert(std::is_standard_layout<sc_time>::value && sizeof(sc_time) == sizeof(sc_time::value_type),
-              "sc_time is expected to hold just its value");
-inline sc_time time_from_value(sc_time::value_type v) {
-  sc_time t;
-  *reinterpret_cast<sc_time::value_type*>(&t) = v;
-  return t;
-}
-inline sc_time from_ps(double ps) {  // rounded to the nearest resolution step, as sc_time(double, unit)
-  const double r = resolution_ps();
-  return time_from_value(static_cast<sc_time::value_type>((g_resolution_is_1ps ? ps : ps / r) + 0.5));
-}
-
-// PCIe 2.2.2: the Length field counts DWs; first/last DW byte enables trim the ends.
-uint64_t dw_span(uint64_t addr, uint64_t n) {
-  if (n == 0) return 0;
-  const uint64_t first = addr & ~uint64_t(lc::kDwBytes - 1);
-  const uint64_t last = (addr + n + lc::kDwBytes - 1) & ~uint64_t(lc::kDwBytes - 1);
-  return last - first;
-}
+uint64_t dw_span(uint64_t addr, uint64_t n) { return Link::dw_span(addr, n); }
 
 // Calls f(address, length) for each piece of [addr, addr + bytes) cut at multiples of 2^shift
 // (<= 4 KiB, so no piece crosses a 4 KiB boundary); once with length 0 if empty. The address
@@ -92,6 +57,17 @@ uint64_t crossings(uint64_t t, uint64_t p, double inv_p, uint64_t x) {
 
 }  // namespace
 
+namespace link_time {
+double g_resolution_ps = 0;
+double init() {
+  // Conversions used to go through sc_time::from_value(non-zero), which fixes the resolution;
+  // keep that side effect, since values are written directly from here on.
+  (void)sc_time::from_value(1);
+  g_resolution_ps = sc_core::sc_get_time_resolution().to_seconds() * 1e12;
+  return g_resolution_ps;
+}
+}  // namespace link_time
+
 const char* to_string(LinkDir d) { return d == LinkDir::Up ? "up" : "down"; }
 
 Link::Link(const topo::LinkSpec& spec, const LinkOptions& options) : m_spec(spec), m_options(options) {
@@ -111,6 +87,9 @@ Link::Link(const topo::LinkSpec& spec, const LinkOptions& options) : m_spec(spec
   m_ecrc = options.ecrc ? lc::kEcrcBytes : 0;
   m_mps_shift = log2_of(spec.mps);
   m_mrrs_shift = log2_of(spec.mrrs);
+  m_mps_mask = uint64_t(spec.mps) - 1;
+  m_mrrs_mask = uint64_t(spec.mrrs) - 1;
+  m_store_and_forward = spec.store_and_forward;
   m_cpl_shift = options.rcb_chunks ? log2_of(spec.rcb) : std::min(m_mps_shift, m_mrrs_shift);
   m_ack_limit = static_cast<uint64_t>(lc::dllp_interval(lc::ack_limit_table(spec.gen), spec.width, spec.mps));
   m_fc_guide = static_cast<uint64_t>(lc::dllp_interval(lc::fc_guide_table(spec.gen), spec.width, spec.mps));
@@ -153,11 +132,6 @@ double Link::tlp_bandwidth_gbps() const {
   const double share = double(lc::kDllpBytes) / double(m_ack_limit) + double(lc::kDllpBytes) / double(m_fc_guide) +
                        double(lc::kSkpBytes) / lc::kSkpIntervalBytes;
   return raw * (1.0 - share);
-}
-
-int Link::mem_request_overhead(uint64_t addr) const {
-  // PCIe 2.2.4.1: 32-bit format below 4 GiB, 64-bit format above.
-  return m_framing + (addr < lc::kFourGiB ? lc::kHeader3dwBytes : lc::kHeader4dwBytes) + m_ecrc;
 }
 
 int Link::completion_overhead() const { return m_framing + lc::kHeader3dwBytes + m_ecrc; }
@@ -265,26 +239,13 @@ void Link::for_each_completion(uint64_t addr, uint64_t bytes, Emit&& emit) const
 // Carrying bursts
 // ---------------------------------------------------------------------------------------------
 
-void Link::carry_request(LinkDir dir, TlpKind kind, uint64_t addr, uint64_t bytes, sc_time& head, sc_time& tail) {
+void Link::carry_request_general(LinkDir dir, TlpKind kind, uint64_t addr, uint64_t bytes, sc_time& head,
+                                 sc_time& tail) {
   Direction& d = m_dir[index(dir)];
-  if (fast_path_ok(d)) {
-    // One memory request TLP: the transfer stays inside one MPS (write) / MRRS (read) aligned
-    // chunk. What request_shape() computes for it, without the general split arithmetic. A chunk
-    // never straddles 4 GiB (a multiple of every chunk size), so the header size is the same.
-    if (kind == TlpKind::MemWrite || kind == TlpKind::MemRead) {
-      const bool write = kind == TlpKind::MemWrite;
-      const uint64_t mask = (uint64_t{1} << (write ? m_mps_shift : m_mrrs_shift)) - 1;
-      if (bytes && (addr & mask) + bytes <= mask + 1) {
-        const uint64_t header = uint64_t(mem_request_overhead(addr));
-        transmit_one(d, write ? header + dw_span(addr, bytes) : header, write ? bytes : 0, head, tail);
-        return;
-      }
-    }
-    BurstShape shape;
-    if (request_shape(kind, addr, bytes, shape)) {
-      transmit_burst(d, shape, head, tail);
-      return;
-    }
+  BurstShape shape;
+  if (fast_path_ok(d) && request_shape(kind, addr, bytes, shape)) {
+    transmit_burst(d, shape, head, tail);
+    return;
   }
   transmit_per_tlp(dir, [&](auto&& emit) { for_each_request_tlp(kind, addr, bytes, emit); }, head, tail);
 }
@@ -296,28 +257,6 @@ void Link::carry_completions(LinkDir dir, uint64_t addr, uint64_t bytes, sc_time
     return;
   }
   transmit_per_tlp(dir, [&](auto&& emit) { for_each_completion(addr, bytes, emit); }, head, tail);
-}
-
-inline void Link::count_tlps(Direction& d, uint64_t tlps, uint64_t wire, uint64_t payload) {
-  d.stats.tlps += tlps;
-  d.stats.tlp_bytes += wire;
-  d.stats.payload_bytes += payload;
-  if (m_flit) d.stats.flit_bytes += double(wire) * (lc::kFlitBytes - lc::kFlitTlpBytes) / lc::kFlitTlpBytes;
-}
-
-inline void Link::report(double first_start, double first_end, double last_end, sc_time& head, sc_time& tail) const {
-  const double out_head = (m_spec.store_and_forward ? first_end : first_start) + m_prop_ps;
-  head = from_ps(out_head);
-  tail = from_ps(last_end + m_prop_ps) - head;  // rounded once each: head + tail is the last byte
-}
-
-// One TLP: its readiness is `head` (a single TLP ignores the input tail).
-inline void Link::transmit_one(Direction& d, uint64_t wire, uint64_t payload, sc_time& head, sc_time& tail) {
-  const double first_start = std::max(to_ps(head), d.busy_ps);
-  const double first_end = first_start + double(wire) * m_tlp_byte_ps;
-  d.busy_ps = first_end + double(settle(d, wire)) * m_byte_ps;
-  count_tlps(d, 1, wire, payload);
-  report(first_start, first_end, first_end, head, tail);
 }
 
 // TLPs go back to back from max(head, busy). The last one may instead wait for its own readiness
@@ -339,7 +278,7 @@ void Link::transmit_burst(Direction& d, const BurstShape& s, sc_time& head, sc_t
   const double last_end = std::max(contiguous, ready) + double(s.last_wire) * m_tlp_byte_ps;
   d.busy_ps = last_end + double(settle(d, s.last_wire)) * m_byte_ps;
   count_tlps(d, s.tlps, s.wire, s.payload);
-  report(first_start, first_end, last_end, head, tail);
+  report(first_start, first_end, last_end, head, tail, link_time::resolution_ps());
 }
 
 template <class ForEachTlp>
@@ -369,7 +308,7 @@ void Link::transmit_per_tlp(LinkDir dir, ForEachTlp&& for_each_tlp, sc_time& hea
     last_end = end;
     if (m_options.dllp == DllpAccounting::Reverse && !m_flit) owe_dllps(dir, wire, end + m_prop_ps);
   });
-  report(first_start, first_end, last_end, head, tail);
+  report(first_start, first_end, last_end, head, tail, link_time::resolution_ps());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@
 #include <array>
 #include <cstdint>
 #include <systemc>
+#include <type_traits>
 
 #include "pcie/link_constants.h"
 #include "pcie/topology/spec.h"
@@ -48,6 +49,36 @@ namespace pciesim {
 enum class LinkDir : uint8_t { Up, Down };
 constexpr LinkDir opposite(LinkDir d) { return d == LinkDir::Up ? LinkDir::Down : LinkDir::Up; }
 const char* to_string(LinkDir d);
+
+// Conversions between sc_time and picoseconds on the links' fast path, inline (SystemC 2.3's
+// sc_time::from_value and sc_time(double, unit) are out of line). SystemC's time resolution is
+// process-wide and fixed once any non-zero time exists; it is read on first use.
+namespace link_time {
+extern double g_resolution_ps;  // one resolution step in picoseconds; 0: not read yet
+double init();  // reads (and fixes, as from_value of a non-zero value does) the resolution
+// Read into a local: it then stays in a register across stores to other doubles.
+inline double resolution_ps() {
+  const double r = g_resolution_ps;
+  return r != 0 ? r : init();
+}
+inline double to_ps(const sc_core::sc_time& t, double r) { return double(t.value()) * r; }
+// sc_time is a standard-layout class whose only member is its value in resolution units, so the
+// object and that member are pointer-interconvertible (C++17 [basic.compound]/4).
+inline sc_core::sc_time from_value(sc_core::sc_time::value_type v) {
+  static_assert(std::is_standard_layout<sc_core::sc_time>::value &&
+                    sizeof(sc_core::sc_time) == sizeof(sc_core::sc_time::value_type),
+                "sc_time is expected to hold just its value");
+  sc_core::sc_time t;
+  *reinterpret_cast<sc_core::sc_time::value_type*>(&t) = v;
+  return t;
+}
+// Rounded to the nearest resolution step, as sc_time(double, unit) does (SystemC's default
+// resolution is 1 ps, and x / 1.0 == x: the division is skipped then). Times are far below 2^63
+// steps (106 days at 1 ps), so the signed conversion truncates exactly as the unsigned one.
+inline sc_core::sc_time from_ps(double ps, double r) {
+  return from_value(static_cast<sc_core::sc_time::value_type>(static_cast<int64_t>((r == 1.0 ? ps : ps / r) + 0.5)));
+}
+}  // namespace link_time
 
 // Which direction pays for the ACK and UpdateFC DLLPs (Gen1..5; Gen6 Flit Mode has none).
 enum class DllpAccounting : uint8_t {
@@ -101,7 +132,22 @@ class Link {
   // use the 3 DW header (PCIe 2.2.4.1): 20 B instead of 24 B per TLP. Payloads count in DWs.
   // (head, tail): see the top of this file.
   void carry_request(LinkDir dir, TlpKind kind, uint64_t addr, uint64_t bytes,
-                     sc_core::sc_time& head, sc_core::sc_time& tail);
+                     sc_core::sc_time& head, sc_core::sc_time& tail) {
+    Direction& d = m_dir[index(dir)];
+    // The DMA fast path, inline: one memory request TLP, i.e. a transfer inside one MPS (write) /
+    // MRRS (read) aligned chunk: what request_shape() and transmit_burst() make of it. A chunk
+    // never straddles 4 GiB (a multiple of every chunk size), so its header size is fixed.
+    const bool write = kind == TlpKind::MemWrite;
+    if ((write || kind == TlpKind::MemRead) && fast_path_ok(d)) {
+      const uint64_t mask = write ? m_mps_mask : m_mrrs_mask;
+      if (bytes && (addr & mask) + bytes <= mask + 1) {
+        const uint64_t header = uint64_t(mem_request_overhead(addr));
+        transmit_one(d, write ? header + dw_span(addr, bytes) : header, write ? bytes : 0, head, tail);
+        return;
+      }
+    }
+    carry_request_general(dir, kind, addr, bytes, head, tail);
+  }
   // Carries the completions for a read of `bytes` at `addr`: CplDs of at most MPS bytes that end
   // on MPS (hence RCB) aligned addresses and do not cross MRRS boundaries (PCIe 2.3.1.1), or one
   // per RCB with options().rcb_chunks; 20 B overhead each. `bytes` = 0: one Cpl without data.
@@ -124,8 +170,19 @@ class Link {
   // pcie-model TLP_bw of this link, Gb/s per direction.
   double tlp_bandwidth_gbps() const;
   // Wire bytes of one TLP: a memory request header (+ framing) at `addr`, a completion header.
-  int mem_request_overhead(uint64_t addr) const;
+  int mem_request_overhead(uint64_t addr) const {
+    // PCIe 2.2.4.1: 32-bit format below 4 GiB, 64-bit format above.
+    return m_framing + (addr < link_constants::kFourGiB ? link_constants::kHeader3dwBytes
+                                                        : link_constants::kHeader4dwBytes) + m_ecrc;
+  }
   int completion_overhead() const;
+  // PCIe 2.2.2: bytes of data a TLP carries for `n` bytes at `addr` (the Length field counts
+  // DWs; first/last DW byte enables trim the ends).
+  static uint64_t dw_span(uint64_t addr, uint64_t n) {
+    if (n == 0) return 0;
+    constexpr uint64_t kDwMask = link_constants::kDwBytes - 1;
+    return ((addr + n + kDwMask) & ~kDwMask) - (addr & ~kDwMask);
+  }
 
  private:
   // Reverse accounting: DLLPs owed by a direction, by the time they become due. They are sent
@@ -161,14 +218,36 @@ class Link {
 
   // O(1) per burst: exact when every TLP is ready by the time the link gets to it.
   void transmit_burst(Direction& d, const BurstShape& shape, sc_core::sc_time& head, sc_core::sc_time& tail);
-  // transmit_burst of a one-TLP burst (the DMA fast path: most DMA is one TLP).
-  void transmit_one(Direction& d, uint64_t wire, uint64_t payload, sc_core::sc_time& head, sc_core::sc_time& tail);
+  // transmit_burst() of a one-TLP burst (the DMA fast path: most DMA is one TLP). Its readiness
+  // is `head`: a single TLP ignores the input tail.
+  void transmit_one(Direction& d, uint64_t wire, uint64_t payload, sc_core::sc_time& head, sc_core::sc_time& tail) {
+    const double r = link_time::resolution_ps();
+    const double first_start = std::max(link_time::to_ps(head, r), d.busy_ps);
+    const double first_end = first_start + double(wire) * m_tlp_byte_ps;
+    d.busy_ps = first_end + double(settle(d, wire)) * m_byte_ps;
+    count_tlps(d, 1, wire, payload);
+    report(first_start, first_end, first_end, head, tail, r);
+  }
+  // carry_request() beyond the single-TLP memory request.
+  void carry_request_general(LinkDir dir, TlpKind kind, uint64_t addr, uint64_t bytes, sc_core::sc_time& head,
+                             sc_core::sc_time& tail);
   // One TLP at a time: exact for paced input; always used with Reverse accounting.
   template <class ForEachTlp>
   void transmit_per_tlp(LinkDir dir, ForEachTlp&& for_each_tlp, sc_core::sc_time& head, sc_core::sc_time& tail);
-  void count_tlps(Direction& d, uint64_t tlps, uint64_t wire, uint64_t payload);
+  void count_tlps(Direction& d, uint64_t tlps, uint64_t wire, uint64_t payload) {
+    d.stats.tlps += tlps;
+    d.stats.tlp_bytes += wire;
+    d.stats.payload_bytes += payload;
+    if (m_flit)
+      d.stats.flit_bytes += double(wire) * (link_constants::kFlitBytes - link_constants::kFlitTlpBytes) /
+                            link_constants::kFlitTlpBytes;
+  }
   void report(double first_start, double first_end, double last_end, sc_core::sc_time& head,
-              sc_core::sc_time& tail) const;
+              sc_core::sc_time& tail, double r) const {
+    const double out_head = (m_store_and_forward ? first_end : first_start) + m_prop_ps;
+    head = link_time::from_ps(out_head, r);
+    tail = link_time::from_ps(last_end + m_prop_ps, r) - head;  // rounded once each: head + tail is the last byte
+  }
   // This direction's own DLLPs (Symmetric) and SKPs after it sent `added` more bytes; returns
   // their bytes (the caller adds their time). Byte-exact whether called per TLP or per burst.
   // Inline part: no threshold inside the added bytes (the common case for small TLPs).
@@ -211,6 +290,8 @@ class Link {
   // added < this (settle_crossing then needs no division-free crossing counts).
   uint64_t m_single_crossing_below = 0;
   bool m_burst_ok = false;   // fast_path_ok() without the per-direction part
+  bool m_store_and_forward = false;  // m_spec.store_and_forward
+  uint64_t m_mps_mask = 0, m_mrrs_mask = 0;  // MPS - 1, MRRS - 1
   Direction m_dir[2];
 };
 

@@ -9,6 +9,36 @@
 namespace pciesim {
 
 namespace {
+
+// The recorder's steps with each Latency folded into the step after it, and a ConsumeBurst into
+// the Memory step right after it (a DRAM write). Both only add to `head`, and integer additions
+// commute: the replay gives the same times with fewer steps.
+void compact(const RouteStep* steps, unsigned count, std::vector<RouteStep>& out) {
+  out.clear();
+  sc_core::sc_time pending = sc_core::SC_ZERO_TIME;
+  for (unsigned i = 0; i < count; ++i) {
+    RouteStep s = steps[i];
+    if (s.op == RouteOp::Latency) {
+      pending += s.latency;
+      continue;
+    }
+    if (s.op == RouteOp::ConsumeBurst && i + 1 < count && steps[i + 1].op == RouteOp::Memory) {
+      pending += s.latency;
+      continue;  // folded into the Memory step below
+    }
+    if (s.op == RouteOp::Memory && i > 0 && steps[i - 1].op == RouteOp::ConsumeBurst) s.consume_first = true;
+    s.latency += pending;
+    pending = sc_core::SC_ZERO_TIME;
+    out.push_back(s);
+  }
+  if (pending != sc_core::SC_ZERO_TIME) {
+    RouteStep last;
+    last.op = RouteOp::Latency;
+    last.latency = pending;
+    out.push_back(last);
+  }
+}
+
 // The last address of [base, base + size), size > 0, clamped at the top of the address space.
 uint64_t last_of(uint64_t base, uint64_t size) {
   return size - 1 > ~uint64_t{0} - base ? ~uint64_t{0} : base + (size - 1);
@@ -96,7 +126,7 @@ bool RouteCache::store(uint32_t key, const RouteRecorder& rec, const tlm::tlm_ge
   r.key = key;
   r.lo = rec.lo();
   r.hi = rec.hi();
-  r.steps.assign(rec.steps(), rec.steps() + rec.step_count());
+  compact(rec.steps(), rec.step_count(), r.steps);
   r.dram = rec.dram();
   r.delivered_at = rec.delivered_at();
   r.hops = ext.hops;
@@ -119,6 +149,7 @@ void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, 
   const uint64_t addr = gp.get_address();
   const unsigned len = gp.get_data_length();
   for (const RouteStep& s : route.steps) {
+    head += s.latency;
     switch (s.op) {
       case RouteOp::LinkRequest:
         s.link->carry_request(s.dir, kind, addr, len, head, tail);
@@ -127,7 +158,6 @@ void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, 
         s.link->carry_completions(s.dir, addr, s.with_data ? len : 0, head, tail);
         break;
       case RouteOp::Latency:
-        head += s.latency;
         break;
       case RouteOp::PciBusTime:
         head += PciBridge::bus_time(false, len);
@@ -140,6 +170,10 @@ void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, 
         ext.requester = s.requester;
         break;
       case RouteOp::Memory:  // Dram::b_transport on an access the route guarantees in range
+        if (s.consume_first) {
+          head += tail;
+          tail = sc_core::SC_ZERO_TIME;
+        }
         route.dram->direct_access(gp.is_write(), addr, gp.get_data_ptr(), len);
         head += route.dram->latency();
         gp.set_dmi_allowed(true);

@@ -68,11 +68,13 @@ inline uint64_t route_generation() { return route_detail::g_generation; }
 inline void invalidate_routes() { ++route_detail::g_generation; }
 
 // One timing step of a route, replayed in order (`head` is the absolute time of the burst's
-// first TLP at the current point, `tail` the PcieExtension's: see models/pcie/link.h).
+// first TLP at the current point, `tail` the PcieExtension's: see models/pcie/link.h). Every step
+// first adds its `latency` to head: a cached route folds the Latency steps the recorder saw into
+// the step after them (integer time: the sums are the same).
 enum class RouteOp : uint8_t {
   LinkRequest,      // link->carry_request(dir, kind, addr, len, head, tail)
   LinkCompletions,  // link->carry_completions(dir, addr, with_data ? len : 0, head, tail)
-  Latency,          // head += latency (a switch, root port or completion traversal)
+  Latency,          // nothing else (a switch, root port or completion traversal)
   PciBusTime,       // head += the conventional PCI bus time of the request (PciBridge::bus_time)
   ConsumeBurst,     // head += tail; tail = 0 (a completer takes a whole burst)
   SetRequester,     // the TLP's requester id becomes `requester` (PCIe-to-PCI bridge, spec 2.3)
@@ -82,10 +84,11 @@ enum class RouteOp : uint8_t {
 struct RouteStep {
   RouteOp op = RouteOp::Latency;
   LinkDir dir = LinkDir::Up;
-  bool with_data = false;  // LinkCompletions: CplDs rather than one Cpl
-  RequesterId requester;   // SetRequester
-  Link* link = nullptr;    // LinkRequest, LinkCompletions
-  sc_core::sc_time latency;
+  bool with_data = false;      // LinkCompletions: CplDs rather than one Cpl
+  bool consume_first = false;  // Memory: a ConsumeBurst step folded in
+  RequesterId requester;       // SetRequester
+  Link* link = nullptr;        // LinkRequest, LinkCompletions
+  sc_core::sc_time latency;    // added to head before the step's own operation
 };
 
 // Attached to a PcieExtension (ext.recorder) during one hop-by-hop run. Components report their

@@ -1,0 +1,102 @@
+// What a kernel driver does with a remapping unit, for tests: tables written straight into the
+// simulated DRAM (kernel memory is DRAM), registers programmed through CPU MMIO transactions.
+#pragma once
+
+#include <cstring>
+
+#include "devices/dram.h"
+#include "iommu/dram_memory.h"
+#include "iommu/interrupt_remap.h"
+#include "iommu/remapping_unit.h"
+#include "iommu/table_builder.h"
+#include "iommu/vtd_regs.h"
+#include "pcie/fabric.h"
+
+namespace pciesim::test {
+
+class VtdDriver {
+ public:
+  // Kernel memory for tables at [base, base + size) of DRAM.
+  VtdDriver(Fabric& f, const std::string& unit, uint64_t base = 0x20000000, uint64_t size = 0x1000000)
+      : m_f(f), m_unit(*f.iommu(unit)), m_mem(f.dram()), m_pages(base, size), m_tables(m_mem, m_mem, m_pages),
+        m_root(m_tables, vtd::TableMode::Legacy) {}
+
+  uint64_t read(uint32_t off, unsigned size = 4) {
+    uint64_t v = 0;
+    sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+    m_f.cpu().access(false, m_unit.register_base() + off, reinterpret_cast<uint8_t*>(&v), size, d);
+    return v;
+  }
+  void write(uint32_t off, uint64_t v, unsigned size = 4) {
+    sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+    m_f.cpu().access(true, m_unit.register_base() + off, reinterpret_cast<uint8_t*>(&v), size, d);
+  }
+  // Linux's iommu->gcmd shadow: one command bit per write, then the status handshake.
+  void command(uint32_t bit, bool on) {
+    m_gcmd = on ? (m_gcmd | bit) : (m_gcmd & ~bit);
+    write(vtd::reg::kGcmd, (bit == vtd::gcmd::kSrtp || bit == vtd::gcmd::kSirtp) ? (m_gcmd | bit) : m_gcmd);
+    EXPECT_EQ((read(vtd::reg::kGsts) & bit) != 0, on || bit == vtd::gcmd::kSrtp || bit == vtd::gcmd::kSirtp);
+  }
+  void set_root_table() {
+    write(vtd::reg::kRtaddr, m_root.rtaddr(), 8);
+    command(vtd::gcmd::kSrtp, true);
+  }
+  void enable_translation() { command(vtd::gcmd::kTe, true); }
+
+  // A second-level domain of `levels` levels, attached to `source` with domain id `did`.
+  vtd::SecondLevelBuilder& attach(RequesterId source, uint16_t did, unsigned tt = 0, int levels = 4) {
+    auto it = m_domains.find(did);
+    if (it == m_domains.end())
+      it = m_domains.emplace(did, std::make_unique<vtd::SecondLevelBuilder>(m_tables, levels)).first;
+    m_root.set_context(source, vtd::legacy_context(it->second->root(), static_cast<unsigned>(levels - 2), did, tt));
+    return *it->second;
+  }
+
+  // Queued invalidation: 128-bit descriptors in one 4 KiB page.
+  void enable_queue() {
+    m_queue = m_pages.alloc(1);
+    write(vtd::reg::kIqa, m_queue, 8);
+    command(vtd::gcmd::kQie, true);
+  }
+  void submit(uint64_t qw0, uint64_t qw1) {
+    uint64_t d[2] = {qw0, qw1};
+    m_mem.write(m_queue + 16 * m_tail, d, 16);
+    m_tail = (m_tail + 1) % 256;
+    write(vtd::reg::kIqt, uint64_t{m_tail} << 4, 8);
+  }
+  // VT-d 6.5.2.3 IOTLB invalidate descriptor: page-selective (G=3) of 2^am pages at addr in `did`.
+  void invalidate_page(uint16_t did, uint64_t addr, unsigned am = 0) {
+    submit(0x2 | (3u << 4) | (uint64_t{did} << 16), (addr & ~0xfffull) | am);
+  }
+  void invalidate_context_global() { submit(0x1 | (1u << 4), 0); }
+
+  // Interrupt remapping table of 256 entries.
+  void enable_interrupt_remapping(bool allow_compatibility = false) {
+    m_irt = m_pages.alloc(1);
+    write(vtd::reg::kIrta, m_irt | 7 /* S=7: 256 entries */, 8);
+    command(vtd::gcmd::kSirtp, true);
+    if (allow_compatibility) command(vtd::gcmd::kCfi, true);
+    command(vtd::gcmd::kIre, true);
+  }
+  void set_irte(unsigned index, const vtd::CachedIrte& e) {
+    uint64_t d[2] = {e.lo, e.hi};
+    m_mem.write(m_irt + 16 * index, d, 16);
+  }
+
+  vtd::DramMemory& memory() { return m_mem; }
+  vtd::RemappingUnit& unit() { return m_unit; }
+
+ private:
+  Fabric& m_f;
+  vtd::RemappingUnit& m_unit;
+  vtd::DramMemory m_mem;
+  vtd::PageAllocator m_pages;
+  vtd::TableMemory m_tables;
+  vtd::RootTableBuilder m_root;
+  std::map<uint16_t, std::unique_ptr<vtd::SecondLevelBuilder>> m_domains;
+  uint32_t m_gcmd = 0;
+  uint64_t m_queue = 0, m_irt = 0;
+  unsigned m_tail = 0;
+};
+
+}  // namespace pciesim::test
