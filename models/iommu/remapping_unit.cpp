@@ -52,14 +52,15 @@ RemappingUnit::RemappingUnit(sc_core::sc_module_name name, const topo::IommuSpec
   m_regs->set_fault_event_sink([this](uint64_t a, uint32_t d) { deliver_unit_msi(a, d); });
   m_regs->set_invalidation_event_sink([this](uint64_t a, uint32_t d) { deliver_unit_msi(a, d); });
   m_walker_free.assign(std::max(1u, m_timing.page_walkers), sc_core::SC_ZERO_TIME);
+
   m_hop = hops().intern(spec.name, nullptr, spec.segment);
   m_apic_hop = hops().intern(spec.name + ".apic", nullptr, spec.segment);
   dma_in.register_b_transport(this, &RemappingUnit::dma);
   regs_in.register_b_transport(this, &RemappingUnit::regs);
 }
 
-sc_core::sc_time RemappingUnit::walk_time(unsigned reads) const {
-  return m_timing.walk_overhead + m_dram.latency() * static_cast<double>(reads);
+sc_core::sc_time RemappingUnit::walker_busy(unsigned reads) const {
+  return m_timing.walk_setup + m_dram.latency() * static_cast<double>(reads);
 }
 
 void RemappingUnit::deliver_unit_msi(uint64_t addr, uint32_t data) {
@@ -127,14 +128,16 @@ Translation RemappingUnit::translate_cached(const Request& req, sc_core::sc_time
   const uint64_t rtaddr = rt.address | (uint64_t{rt.ttm} << 10);
   CacheHooks hooks(m_caches);
   Translation t = translate(m_memory, rtaddr, m_caps, req, &hooks);
+  if (m_walker_free.size() != std::max(1u, m_timing.page_walkers))  // timing() changed the pool
+    m_walker_free.assign(std::max(1u, m_timing.page_walkers), sc_core::SC_ZERO_TIME);
   delay += m_timing.iotlb_hit;
   if (t.memory_reads == 0) return t;  // everything it needed was cached
   // A miss: the walk waits for a free page walker, then reads its table entries from DRAM.
   const sc_core::sc_time arrival = sc_core::sc_time_stamp() + delay;
   auto walker = std::min_element(m_walker_free.begin(), m_walker_free.end());
   const sc_core::sc_time start = std::max(arrival, *walker);
-  *walker = start + walk_time(t.memory_reads);
-  delay += *walker - arrival;
+  *walker = start + walker_busy(t.memory_reads);
+  delay += (*walker - arrival) + m_timing.walk_pipeline;
   return t;
 }
 

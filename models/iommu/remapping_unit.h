@@ -36,10 +36,15 @@ struct UnitTiming {
   // IOTLB lookup on the request path; hidden in the round trip on real parts (no measurable
   // difference between 4 KiB and 2 MiB entries while they hit: performance-facts D).
   sc_core::sc_time iotlb_hit = sc_core::sc_time(2, sc_core::SC_NS);
-  // Walk set-up and paging-structure cache lookups on a miss: 220 ns measured minus 2 x 90 ns reads.
-  sc_core::sc_time walk_overhead = sc_core::sc_time(40, sc_core::SC_NS);
-  // Concurrent page walks; further misses queue for a walker (what bends throughput down past
-  // the IOTLB's reach, performance-facts D).
+  // A miss costs walk set-up (paging-structure cache lookups, which keep a page walker busy) plus
+  // pipeline latency that does not, plus one DRAM read per table entry. Together: 220 ns for the
+  // usual two reads, the measured 214-227 ns (performance-facts D, E5-2620 v3).
+  sc_core::sc_time walk_setup = sc_core::sc_time(15, sc_core::SC_NS);
+  sc_core::sc_time walk_pipeline = sc_core::sc_time(25, sc_core::SC_NS);
+  // Concurrent page walks; further misses queue for a walker. With 15 ns + 2 x 90 ns per walk, four
+  // walkers finish ~20.5 M walks/s: the 10.0 Gb/s floor of 64 B random reads over 64 MiB
+  // (19.6 M misses/s) and the 22.1 Gb/s at 512 KiB (half of 43 M reads/s miss) in
+  // performance-facts D, pcie-bench *-iommu-nosp/bw_dma_win_sweep_rd_rnd_64.txt.
   unsigned page_walkers = 4;
 };
 
@@ -77,7 +82,7 @@ class RemappingUnit : public sc_core::sc_module {
   Translation translate_cached(const Request& req, sc_core::sc_time& delay);
   void record_fault(const Request& req, const Translation& t);
   void deliver_unit_msi(uint64_t addr, uint32_t data);  // fault and invalidation events
-  sc_core::sc_time walk_time(unsigned reads) const;
+  sc_core::sc_time walker_busy(unsigned reads) const;
 
   topo::IommuSpec m_spec;
   Capabilities m_caps;

@@ -76,24 +76,26 @@ const PcieExtension& Endpoint::dma(unsigned fn, TlpKind kind, uint64_t addr, uin
   m_gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
 
   PciFunction* f = function(fn);
-  HopId origin = function_hop(fn);
   if (!f) {
-    ext.fail(Outcome::UnsupportedRequest, origin);
+    ext.fail(Outcome::UnsupportedRequest, function_hop(fn));
     m_gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return ext;
   }
-  ext.requester = ext.original_requester = opt.spoof_requester ? *opt.spoof_requester : f->bdf();
+  const RequesterId requester = opt.spoof_requester ? *opt.spoof_requester : f->bdf();
+  ext.requester = requester;
+  ext.original_requester = requester;
   // The route cache (route_cache.h). A spoofed requester id is never cached: it is the kind of
   // TLP ACS exists to catch, and it skips the device's internal routing.
   if (m_routes.enabled() && !opt.spoof_requester && len && RouteCache::cacheable_kind(kind)) {
-    const uint32_t key = RouteCache::key(fn, ext);
+    const uint32_t key = RouteCache::key(fn, kind, opt.at, opt.has_pasid, opt.privileged, opt.execute, opt.no_snoop,
+                                         opt.relaxed_ordering);
     if (const CachedRoute* route = m_routes.find(key, addr, len)) {
       m_routes.replay(*route, m_gp, ext, delay);
       return ext;
     }
-    return dma_recorded(key, *f, origin, delay);
+    return dma_recorded(key, *f, function_hop(fn), delay);
   }
-  issue(*f, origin, delay, opt.spoof_requester.has_value());
+  issue(*f, function_hop(fn), delay, opt.spoof_requester.has_value());
   return ext;
 }
 

@@ -90,6 +90,8 @@ Link::Link(const topo::LinkSpec& spec, const LinkOptions& options) : m_spec(spec
   m_mps_mask = uint64_t(spec.mps) - 1;
   m_mrrs_mask = uint64_t(spec.mrrs) - 1;
   m_store_and_forward = spec.store_and_forward;
+  m_mem_header_32 = uint64_t(mem_request_overhead(0));
+  m_mem_header_64 = uint64_t(mem_request_overhead(lc::kFourGiB));
   m_cpl_shift = options.rcb_chunks ? log2_of(spec.rcb) : std::min(m_mps_shift, m_mrrs_shift);
   m_ack_limit = static_cast<uint64_t>(lc::dllp_interval(lc::ack_limit_table(spec.gen), spec.width, spec.mps));
   m_fc_guide = static_cast<uint64_t>(lc::dllp_interval(lc::fc_guide_table(spec.gen), spec.width, spec.mps));
@@ -104,7 +106,7 @@ Link::Link(const topo::LinkSpec& spec, const LinkOptions& options) : m_spec(spec
   m_tlp_byte_ps = m_flit ? m_byte_ps * lc::kFlitBytes / lc::kFlitTlpBytes : m_byte_ps;
   m_prop_ps = options.propagation_ns * 1e3;
   m_burst_ok = !options.per_tlp_schedule && (m_own_dllps || m_flit);
-  // settle_crossing(): below this many added bytes, the added bytes plus at most one ACK, one
+  // settle_small(): below this many added bytes, the added bytes plus at most one ACK, one
   // UpdateFC and one SKP (20 B) stay short of every second threshold (thresholds are >= 1 B away).
   constexpr uint64_t kOneOfEach = 2 * lc::kDllpBytes + lc::kSkpBytes;
   const uint64_t shortest = std::min({m_ack_limit, m_fc_guide, uint64_t(lc::kSkpIntervalBytes)});
@@ -116,7 +118,6 @@ Link::Link(const topo::LinkSpec& spec, const LinkOptions& options) : m_spec(spec
   }
 }
 
-sc_time Link::busy_until(LinkDir dir) const { return from_ps(m_dir[index(dir)].busy_ps); }
 
 void Link::reset_stats() {
   for (Direction& d : m_dir) d.stats = LinkDirStats{};
@@ -319,35 +320,20 @@ void Link::transmit_per_tlp(LinkDir dir, ForEachTlp&& for_each_tlp, sc_time& hea
 // below total: the inserted bytes count as traffic too. Iterating from below reaches it.
 uint64_t Link::settle_crossing(Direction& d, uint64_t added) {
   uint64_t acks = 0, fcs = 0, skps = 0, total = added;
-  if (added < m_single_crossing_below) {
-    // Small TLPs: every total stays below each threshold's second occurrence, so each count is
-    // 0 or 1 (the general loop below gives the same counts).
-    for (;;) {
-      if (m_own_dllps) {
-        acks = total >= d.to_ack;
-        fcs = m_fc_is_ack ? acks : uint64_t(total >= d.to_fc);
-      }
-      skps = total >= d.to_skp;
-      const uint64_t next = added + (acks + fcs) * lc::kDllpBytes + skps * lc::kSkpBytes;
-      if (next == total) break;
-      total = next;
+  for (;;) {
+    if (m_own_dllps) {
+      acks = crossings(d.to_ack, m_ack_limit, m_inv_ack, total);
+      // Same interval and phase (all but two table cells): the same count.
+      fcs = m_fc_is_ack ? acks : crossings(d.to_fc, m_fc_guide, m_inv_fc, total);
     }
-  } else {
-    for (;;) {
-      if (m_own_dllps) {
-        acks = crossings(d.to_ack, m_ack_limit, m_inv_ack, total);
-        // Same interval and phase (all but two table cells): the same count.
-        fcs = m_fc_is_ack ? acks : crossings(d.to_fc, m_fc_guide, m_inv_fc, total);
-      }
-      skps = crossings(d.to_skp, lc::kSkpIntervalBytes, m_inv_skp, total);
-      const uint64_t next = added + (acks + fcs) * lc::kDllpBytes + skps * lc::kSkpBytes;
-      if (next == total) break;
-      total = next;
-    }
+    skps = crossings(d.to_skp, lc::kSkpIntervalBytes, m_inv_skp, total);
+    const uint64_t next = added + (acks + fcs) * lc::kDllpBytes + skps * lc::kSkpBytes;
+    if (next == total) break;
+    total = next;
   }
   if (m_own_dllps) {
     d.to_ack = d.to_ack + acks * m_ack_limit - total;
-    d.to_fc = d.to_fc + fcs * m_fc_guide - total;
+    if (!m_fc_is_ack) d.to_fc = d.to_fc + fcs * m_fc_guide - total;
   }
   d.to_skp = d.to_skp + skps * lc::kSkpIntervalBytes - total;
   d.stats.dllps += acks + fcs;

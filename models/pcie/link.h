@@ -61,7 +61,9 @@ inline double resolution_ps() {
   const double r = g_resolution_ps;
   return r != 0 ? r : init();
 }
-inline double to_ps(const sc_core::sc_time& t, double r) { return double(t.value()) * r; }
+inline double to_ps(const sc_core::sc_time& t, double r) {
+  return r == 1.0 ? double(t.value()) : double(t.value()) * r;  // x * 1.0 == x: same value, shorter chain
+}
 // sc_time is a standard-layout class whose only member is its value in resolution units, so the
 // object and that member are pointer-interconvertible (C++17 [basic.compound]/4).
 inline sc_core::sc_time from_value(sc_core::sc_time::value_type v) {
@@ -141,7 +143,7 @@ class Link {
     if ((write || kind == TlpKind::MemRead) && fast_path_ok(d)) {
       const uint64_t mask = write ? m_mps_mask : m_mrrs_mask;
       if (bytes && (addr & mask) + bytes <= mask + 1) {
-        const uint64_t header = uint64_t(mem_request_overhead(addr));
+        const uint64_t header = addr < link_constants::kFourGiB ? m_mem_header_32 : m_mem_header_64;
         transmit_one(d, write ? header + dw_span(addr, bytes) : header, write ? bytes : 0, head, tail);
         return;
       }
@@ -157,7 +159,9 @@ class Link {
   const LinkDirStats& stats(LinkDir dir) const { return m_dir[index(dir)].stats; }
   // When the transmitter of `dir` has sent everything queued so far (TLPs, DLLPs, SKPs); with
   // Reverse accounting, owed DLLPs not yet sent (they go out before its next TLP) are not included.
-  sc_core::sc_time busy_until(LinkDir dir) const;
+  sc_core::sc_time busy_until(LinkDir dir) const {
+    return link_time::from_ps(m_dir[index(dir)].busy_ps, link_time::resolution_ps());
+  }
   // Clears statistics; occupancy and DLLP/SKP phase are kept.
   void reset_stats();
 
@@ -193,6 +197,7 @@ class Link {
   struct Direction {
     double busy_ps = 0;  // transmitter free from here (double ps: no rounding drift)
     // Bytes of this direction's traffic until the next own ACK / UpdateFC (Symmetric) and SKP.
+    // (to_fc is not kept up to date when m_fc_is_ack: to_ack stands for both then.)
     uint64_t to_ack = 0, to_fc = 0, to_skp = 0;
     uint64_t rx_for_ack = 0, rx_for_fc = 0;  // Reverse: TLP bytes received, not yet acknowledged
     std::array<double, kPendingDllps> pending{};  // Reverse: due times, ascending (ring)
@@ -250,11 +255,12 @@ class Link {
   }
   // This direction's own DLLPs (Symmetric) and SKPs after it sent `added` more bytes; returns
   // their bytes (the caller adds their time). Byte-exact whether called per TLP or per burst.
-  // Inline part: no threshold inside the added bytes (the common case for small TLPs).
   uint64_t settle(Direction& d, uint64_t added) {
     if (m_flit) return 0;  // Gen6: ACK/NAK, flow control and the rest live in the flit (kFlitBytes)
-    const uint64_t nearest = m_own_dllps ? std::min(std::min(d.to_ack, d.to_fc), d.to_skp) : d.to_skp;
-    if (added < nearest) {
+    if (added < m_single_crossing_below) return settle_small(d, added);
+    const uint64_t to_fc = m_fc_is_ack ? d.to_ack : d.to_fc;
+    const uint64_t nearest = m_own_dllps ? std::min(std::min(d.to_ack, to_fc), d.to_skp) : d.to_skp;
+    if (added < nearest) {  // no threshold reached
       if (m_own_dllps) {
         d.to_ack -= added;
         d.to_fc -= added;
@@ -264,7 +270,49 @@ class Link {
     }
     return settle_crossing(d, added);
   }
-  // settle() when at least one threshold falls inside the added bytes.
+  // settle() of a small TLP, without branches on the data (whether a DLLP falls inside a TLP
+  // alternates unpredictably on the DMA fast path). The total is the least fixed point of
+  // total = added + the DLLP and SKP bytes of the thresholds at or below total; each threshold
+  // kind (ACK, UpdateFC, SKP) can be crossed at most once here (m_single_crossing_below), and
+  // each round that changes the total adds a kind, so iterating from `added` reaches it after
+  // as many rounds as there are kinds; the counts of the last round are those at the fixed point.
+  uint64_t settle_small(Direction& d, uint64_t added) {
+    namespace lc = link_constants;
+    uint64_t acks = 0, fcs = 0, skps = 0, total = added;
+    if (m_own_dllps && m_fc_is_ack) {
+      // ACK and UpdateFC thresholds coincide (all but two table cells): two kinds, two rounds;
+      // to_ack stands for both.
+      for (int round = 0; round < 2; ++round) {
+        acks = total >= d.to_ack;
+        skps = total >= d.to_skp;
+        total = added + acks * (2 * lc::kDllpBytes) + skps * lc::kSkpBytes;
+      }
+      d.to_ack = d.to_ack + acks * m_ack_limit - total;
+      d.to_skp = d.to_skp + skps * lc::kSkpIntervalBytes - total;
+      d.stats.dllps += 2 * acks;
+      d.stats.dllp_bytes += acks * (2 * lc::kDllpBytes);
+      d.stats.skp_bytes += skps * lc::kSkpBytes;
+      return total - added;
+    }
+    for (int round = 0; round < 3; ++round) {
+      if (m_own_dllps) {
+        acks = total >= d.to_ack;
+        fcs = total >= d.to_fc;
+      }
+      skps = total >= d.to_skp;
+      total = added + (acks + fcs) * lc::kDllpBytes + skps * lc::kSkpBytes;
+    }
+    if (m_own_dllps) {
+      d.to_ack = d.to_ack + acks * m_ack_limit - total;
+      d.to_fc = d.to_fc + fcs * m_fc_guide - total;
+    }
+    d.to_skp = d.to_skp + skps * lc::kSkpIntervalBytes - total;
+    d.stats.dllps += acks + fcs;
+    d.stats.dllp_bytes += (acks + fcs) * lc::kDllpBytes;
+    d.stats.skp_bytes += skps * lc::kSkpBytes;
+    return total - added;
+  }
+  // settle() of larger byte counts that reach a threshold (bursts, large TLPs).
   uint64_t settle_crossing(Direction& d, uint64_t added);
   // Reverse: the receiver of `wire` TLP bytes arriving at `arrived_ps` owes DLLPs on `opposite(dir)`.
   void owe_dllps(LinkDir dir, uint64_t wire, double arrived_ps);
@@ -287,11 +335,12 @@ class Link {
   double m_tlp_byte_ps = 0;  // one TLP byte (Gen6: scaled by 256/236)
   double m_prop_ps = 0;
   // At most one ACK, one UpdateFC and one SKP can fall inside `added + their bytes` when
-  // added < this (settle_crossing then needs no division-free crossing counts).
+  // added < this (settle_small() then applies).
   uint64_t m_single_crossing_below = 0;
   bool m_burst_ok = false;   // fast_path_ok() without the per-direction part
   bool m_store_and_forward = false;  // m_spec.store_and_forward
   uint64_t m_mps_mask = 0, m_mrrs_mask = 0;  // MPS - 1, MRRS - 1
+  uint64_t m_mem_header_32 = 0, m_mem_header_64 = 0;  // mem_request_overhead below / above 4 GiB
   Direction m_dir[2];
 };
 

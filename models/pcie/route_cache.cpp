@@ -142,14 +142,18 @@ void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, 
   // Component::forward turns the TLM delay into absolute time around each link and back; no
   // simulated time passes inside b_transport, so one `now` serves the whole route and the
   // integer arithmetic gives the same values.
-  const sc_core::sc_time now = sc_core::sc_time_stamp();
+  const sc_core::sc_time now = sc_core::sc_get_curr_simcontext()->time_stamp();  // sc_time_stamp(), inline
   sc_core::sc_time head = now + delay;
-  sc_core::sc_time& tail = ext.tail;
+  sc_core::sc_time tail = ext.tail;  // a local: it stays in a register across the links' stores
   const TlpKind kind = ext.kind;
   const uint64_t addr = gp.get_address();
   const unsigned len = gp.get_data_length();
   for (const RouteStep& s : route.steps) {
     head += s.latency;
+    if (s.op == RouteOp::LinkRequest) {  // most steps: keep them off the jump table
+      s.link->carry_request(s.dir, kind, addr, len, head, tail);
+      continue;
+    }
     switch (s.op) {
       case RouteOp::LinkRequest:
         s.link->carry_request(s.dir, kind, addr, len, head, tail);
@@ -184,7 +188,7 @@ void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, 
   ext.deliver(route.delivered_at);  // SystemBus, once DRAM answered OK
   // Endpoint::dma: the last completion (or the posted write's last byte) has landed.
   head += tail;
-  tail = sc_core::SC_ZERO_TIME;
+  ext.tail = sc_core::SC_ZERO_TIME;
   delay = head - now;
   if (ext.record_path) {
     std::copy(route.hops.begin(), route.hops.begin() + route.hop_count, ext.hops.begin());

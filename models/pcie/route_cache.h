@@ -197,11 +197,11 @@ class RouteCache {
   // Function, kind and every TLP attribute that ACS or a remapping unit may look at (AT, PASID
   // presence, privileged, execute, no snoop, relaxed ordering). The requester id is not part of
   // it: it changes only with a generation bump.
-  static uint32_t key(unsigned fn, const PcieExtension& ext) {
-    const uint32_t attrs = uint32_t(ext.at) | uint32_t(ext.has_pasid) << 2 | uint32_t(ext.privileged) << 3 |
-                           uint32_t(ext.execute) << 4 | uint32_t(ext.no_snoop) << 5 |
-                           uint32_t(ext.relaxed_ordering) << 6;
-    return (fn & 0xffu) | uint32_t(ext.kind) << 8 | attrs << 16;
+  static uint32_t key(unsigned fn, TlpKind kind, AddressType at, bool has_pasid, bool privileged, bool execute,
+                      bool no_snoop, bool relaxed_ordering) {
+    const uint32_t attrs = uint32_t(at) | uint32_t(has_pasid) << 2 | uint32_t(privileged) << 3 |
+                           uint32_t(execute) << 4 | uint32_t(no_snoop) << 5 | uint32_t(relaxed_ordering) << 6;
+    return (fn & 0xffu) | uint32_t(kind) << 8 | attrs << 16;
   }
 
   bool enabled() const { return m_enabled; }

@@ -5,7 +5,7 @@
 
 #include "iommu/fault_recorder.h"
 #include "pcie/fabric_fixture.h"
-#include "vtd_driver.h"
+#include "iommu/vtd_programmer.h"
 
 using namespace pciesim;
 using namespace pciesim::test;
@@ -18,7 +18,7 @@ std::string with_iommu(const char* preset = "server") {
 
 struct UnitInFabric : ::testing::Test {
   std::unique_ptr<Fabric> f = make_fabric(with_iommu());
-  VtdDriver drv{*f, "dmar0"};
+  vtd::VtdProgrammer drv{*f, "dmar0"};
   RequesterId a = fn(*f, "epA").bdf();
   void SetUp() override {
     for (const char* e : {"epA", "epB", "epD", "epF"}) bus_master(*f, e);

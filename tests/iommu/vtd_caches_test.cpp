@@ -41,8 +41,8 @@ struct FlatTables {
 
 TEST(VtdCaches, DefaultsFollowTheDocumentedSources) {
   VtdCaches c;
-  EXPECT_EQ(c.iotlb(0).capacity(), 64u);  // performance-facts D: 256 KiB / 4 KiB
-  EXPECT_EQ(c.iotlb(0).ways(), 8u);
+  EXPECT_EQ(c.iotlb(0).capacity(), 96u);  // knee between 256 and 512 KiB; sweep fit (vtd_caches.h)
+  EXPECT_EQ(c.iotlb(0).ways(), 6u);
   EXPECT_EQ(c.iotlb(1).capacity(), 32u);  // 2 MiB entries: flat to 64 MiB
   EXPECT_EQ(c.iotlb(2).capacity(), 8u);
   EXPECT_FALSE(c.paging_structure_cache(2).enabled());  // PDE not cached: 2 reads per miss
@@ -79,13 +79,13 @@ TEST(VtdCaches, IotlbHoldsEachPageSize) {
   EXPECT_EQ(c.iotlb_stats().misses, 2u);
 }
 
-TEST(VtdCaches, IotlbReachIsSixtyFourFourKilobytePages) {
+TEST(VtdCaches, IotlbReachIsNinetySixFourKilobytePages) {
   VtdCaches c;
-  for (uint64_t p = 0; p < 64; ++p) c.fill_iotlb(1, kNoPasid, 0x10'0000 + p * k4K, leaf(p * k4K));
-  for (uint64_t p = 0; p < 64; ++p) EXPECT_NE(c.lookup_iotlb(1, kNoPasid, 0x10'0000 + p * k4K), nullptr);
-  c.fill_iotlb(1, kNoPasid, 0x10'0000 + 64 * k4K, leaf(0));  // the 65th page evicts one
+  for (uint64_t p = 0; p < 96; ++p) c.fill_iotlb(1, kNoPasid, 0x10'0000 + p * k4K, leaf(p * k4K));
+  for (uint64_t p = 0; p < 96; ++p) EXPECT_NE(c.lookup_iotlb(1, kNoPasid, 0x10'0000 + p * k4K), nullptr);
+  c.fill_iotlb(1, kNoPasid, 0x10'0000 + 96 * k4K, leaf(0));  // the 97th page evicts one
   EXPECT_EQ(c.iotlb(0).stats().evictions, 1u);
-  EXPECT_EQ(c.iotlb_occupancy(), 64u);
+  EXPECT_EQ(c.iotlb_occupancy(), 96u);
 }
 
 TEST(VtdCaches, StaleTranslationSurvivesUntilTheRightPageInvalidation) {

@@ -1,8 +1,14 @@
-// What a kernel driver does with a remapping unit, for tests: tables written straight into the
-// simulated DRAM (kernel memory is DRAM), registers programmed through CPU MMIO transactions.
+// What a kernel driver does with a remapping unit, for tests, benchmarks and the CLI until the
+// co-simulated intel-iommu driver exists: tables written straight into the simulated DRAM
+// (kernel memory is DRAM), registers programmed through CPU MMIO transactions with Linux's
+// GCMD shadow and status handshake.
 #pragma once
 
 #include <cstring>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "devices/dram.h"
 #include "iommu/dram_memory.h"
@@ -11,13 +17,14 @@
 #include "iommu/table_builder.h"
 #include "iommu/vtd_regs.h"
 #include "pcie/fabric.h"
+#include "pciesim/tlp.h"
 
-namespace pciesim::test {
+namespace pciesim::vtd {
 
-class VtdDriver {
+class VtdProgrammer {
  public:
   // Kernel memory for tables at [base, base + size) of DRAM.
-  VtdDriver(Fabric& f, const std::string& unit, uint64_t base = 0x20000000, uint64_t size = 0x1000000)
+  VtdProgrammer(Fabric& f, const std::string& unit, uint64_t base = 0x20000000, uint64_t size = 0x1000000)
       : m_f(f), m_unit(*f.iommu(unit)), m_mem(f.dram()), m_pages(base, size), m_tables(m_mem, m_mem, m_pages),
         m_root(m_tables, vtd::TableMode::Legacy) {}
 
@@ -35,7 +42,9 @@ class VtdDriver {
   void command(uint32_t bit, bool on) {
     m_gcmd = on ? (m_gcmd | bit) : (m_gcmd & ~bit);
     write(vtd::reg::kGcmd, (bit == vtd::gcmd::kSrtp || bit == vtd::gcmd::kSirtp) ? (m_gcmd | bit) : m_gcmd);
-    EXPECT_EQ((read(vtd::reg::kGsts) & bit) != 0, on || bit == vtd::gcmd::kSrtp || bit == vtd::gcmd::kSirtp);
+    const bool want = on || bit == vtd::gcmd::kSrtp || bit == vtd::gcmd::kSirtp;
+    if (((read(vtd::reg::kGsts) & bit) != 0) != want)
+      throw std::runtime_error("VT-d unit did not acknowledge GCMD bit " + std::to_string(bit));
   }
   void set_root_table() {
     write(vtd::reg::kRtaddr, m_root.rtaddr(), 8);
@@ -99,4 +108,4 @@ class VtdDriver {
   unsigned m_tail = 0;
 };
 
-}  // namespace pciesim::test
+}  // namespace pciesim::vtd
