@@ -108,6 +108,13 @@ int run_route(const RouteArgs& a) {
   std::cout << "path:\n";
   for (unsigned i = 0; i < ext.hop_count; ++i)
     std::cout << "  " << std::setw(2) << i + 1 << "  " << hops().describe(ext.hops[i]) << "\n";
+  if (ext.iommu_checked && ext.verdict.outcome != Outcome::IommuFault) {
+    if (ext.iommu_output == ext.iommu_input)
+      std::cout << hops().name(ext.iommu_unit) << ": not translated (DMA remapping off or pass-through)\n";
+    else
+      std::cout << hops().name(ext.iommu_unit) << ": translated 0x" << std::hex << ext.iommu_input << " -> 0x"
+                << ext.iommu_output << std::dec << " (domain " << ext.iommu_domain << ")\n";
+  }
   std::cout << "verdict: " << verdict_text(ext) << "\n";
   if (ok) std::cout << "latency: " << std::fixed << std::setprecision(1) << delay.to_seconds() * 1e9 << " ns\n";
   return kExitOk;

@@ -1,6 +1,9 @@
 #include "verdict_format.h"
 
+#include "iommu/vtd_types.h"
 #include "pcie/port_registry.h"
+
+#include <cstdio>
 
 namespace pciesim::cli {
 
@@ -16,7 +19,13 @@ std::string verdict_text(const PcieExtension& ext) {
     case Outcome::BlockedByAcs: s = std::string("blocked by ACS ") + to_string(v.acs_bit) + " at " + where(v.port); break;
     case Outcome::UnsupportedRequest: s = "unsupported request at " + where(v.port); break;
     case Outcome::CompleterAbort: s = "completer abort at " + where(v.port); break;
-    case Outcome::IommuFault: s = "IOMMU fault (reason " + std::to_string(v.fault_reason) + ") at " + where(v.port); break;
+    case Outcome::IommuFault: {
+      char code[8];
+      std::snprintf(code, sizeof code, "0x%x", v.fault_reason);
+      s = std::string("IOMMU fault ") + code + " (" +
+          vtd::describe(static_cast<vtd::FaultReason>(v.fault_reason)) + ") at " + where(v.port);
+      break;
+    }
     case Outcome::Redirected: s = "redirected at " + where(v.port); break;
     case Outcome::Pending: s = "not completed"; break;
   }
@@ -40,6 +49,13 @@ nlohmann::json verdict_json(const PcieExtension& ext) {
     j["terminal"] = {{"outcome", to_string(ext.verdict.outcome)}, {"at", where(ext.verdict.port)}};
   }
   j["text"] = verdict_text(ext);
+  if (ext.iommu_checked) {
+    j["iommu"] = {{"unit", where(ext.iommu_unit)}, {"input", ext.iommu_input}};
+    if (f.outcome != Outcome::IommuFault) j["iommu"]["output"] = ext.iommu_output;
+    if (f.outcome == Outcome::IommuFault)
+      j["iommu"]["fault"] = {{"reason", f.fault_reason},
+                             {"text", vtd::describe(static_cast<vtd::FaultReason>(f.fault_reason))}};
+  }
   return j;
 }
 
