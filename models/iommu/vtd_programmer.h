@@ -24,9 +24,11 @@ namespace pciesim::vtd {
 class VtdProgrammer {
  public:
   // Kernel memory for tables at [base, base + size) of DRAM.
-  VtdProgrammer(Fabric& f, const std::string& unit, uint64_t base = 0x20000000, uint64_t size = 0x1000000)
+  // Tables in legacy or scalable mode (RTADDR.TTM), in kernel memory [base, base + size).
+  VtdProgrammer(Fabric& f, const std::string& unit, uint64_t base = 0x20000000, uint64_t size = 0x1000000,
+                vtd::TableMode mode = vtd::TableMode::Legacy)
       : m_f(f), m_unit(*f.iommu(unit)), m_mem(f.dram()), m_pages(base, size), m_tables(m_mem, m_mem, m_pages),
-        m_root(m_tables, vtd::TableMode::Legacy) {}
+        m_root(m_tables, mode), m_mode(mode) {}
 
   uint64_t read(uint32_t off, unsigned size = 4) {
     uint64_t v = 0;
@@ -61,18 +63,34 @@ class VtdProgrammer {
     return *it->second;
   }
 
-  // Queued invalidation: 128-bit descriptors in one 4 KiB page.
+  // Scalable mode: a PASID table for `source` whose entry `pasid` (RID_PASID 0 for requests
+  // without PASID) points at a second-level domain `did` (PGTT 2).
+  vtd::SecondLevelBuilder& attach_scalable(RequesterId source, uint16_t did, uint32_t pasid = 0,
+                                           bool pasid_enable = true, int levels = 4) {
+    auto it = m_domains.find(did);
+    if (it == m_domains.end())
+      it = m_domains.emplace(did, std::make_unique<vtd::SecondLevelBuilder>(m_tables, levels)).first;
+    auto& pt = m_pasid_tables[source.raw()];
+    if (!pt) pt = std::make_unique<vtd::PasidTableBuilder>(m_tables, 2);
+    pt->set(pasid, vtd::second_level_pasid(it->second->root(), static_cast<unsigned>(levels - 2), did));
+    m_root.set_context(source, vtd::scalable_context(pt->directory(), pt->pdts(), 0, pasid_enable));
+    return *it->second;
+  }
+
+  // Queued invalidation in one 4 KiB page: 128-bit descriptors, 256-bit in scalable mode (VT-d 6.5.2).
   void enable_queue() {
     m_queue = m_pages.alloc(1);
-    write(vtd::reg::kIqa, m_queue, 8);
+    write(vtd::reg::kIqa, m_queue | (wide() ? vtd::field::kIqaDw : 0), 8);
     command(vtd::gcmd::kQie, true);
   }
   void submit(uint64_t qw0, uint64_t qw1) {
-    uint64_t d[2] = {qw0, qw1};
-    m_mem.write(m_queue + 16 * m_tail, d, 16);
-    m_tail = (m_tail + 1) % 256;
-    write(vtd::reg::kIqt, uint64_t{m_tail} << 4, 8);
+    const unsigned size = wide() ? 32 : 16;
+    uint64_t d[4] = {qw0, qw1, 0, 0};
+    m_mem.write(m_queue + size * m_tail, d, size);
+    m_tail = (m_tail + 1) % (4096 / size);
+    write(vtd::reg::kIqt, uint64_t{m_tail} * size, 8);
   }
+  bool wide() const { return m_mode == vtd::TableMode::Scalable; }
   // VT-d 6.5.2.3 IOTLB invalidate descriptor: page-selective (G=3) of 2^am pages at addr in `did`.
   void invalidate_page(uint16_t did, uint64_t addr, unsigned am = 0) {
     submit(0x2 | (3u << 4) | (uint64_t{did} << 16), (addr & ~0xfffull) | am);
@@ -102,7 +120,9 @@ class VtdProgrammer {
   vtd::PageAllocator m_pages;
   vtd::TableMemory m_tables;
   vtd::RootTableBuilder m_root;
+  vtd::TableMode m_mode;
   std::map<uint16_t, std::unique_ptr<vtd::SecondLevelBuilder>> m_domains;
+  std::map<uint16_t, std::unique_ptr<vtd::PasidTableBuilder>> m_pasid_tables;
   uint32_t m_gcmd = 0;
   uint64_t m_queue = 0, m_irt = 0;
   unsigned m_tail = 0;

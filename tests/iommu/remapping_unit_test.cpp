@@ -209,3 +209,27 @@ TEST(UnitScope, PortsOutsideTheScopeBypassTheUnit) {
   EXPECT_FALSE(send(*f, "epA", TlpKind::MemWrite, 0x1000).passed("dmar0"));
   EXPECT_TRUE(send(*f, "epF", TlpKind::MemWrite, 0x1000).passed("dmar0"));
 }
+
+TEST(UnitScalableMode, RequestsWithAndWithoutPasidGoThroughThePasidTable) {
+  auto f = make_fabric(with_iommu("server"));
+  bus_master(*f, "epA");
+  RequesterId a = fn(*f, "epA").bdf();
+  vtd::VtdProgrammer drv(*f, "dmar0", 0x20000000, 0x1000000, vtd::TableMode::Scalable);
+  drv.attach_scalable(a, 9, /*RID_PASID*/ 0).map(kIova, kPage, 4096);   // requests without PASID
+  drv.attach_scalable(a, 12, /*pasid*/ 5).map(kIova, kPage + 0x10000, 4096);
+  drv.set_root_table();
+  drv.enable_translation();
+  Sent plain = send(*f, "epA", TlpKind::MemWrite, kIova, 64);
+  ASSERT_EQ(plain.verdict.outcome, Outcome::Delivered) << path_text(plain);
+  DmaOptions p5;
+  p5.has_pasid = true;
+  p5.pasid = 5;
+  Sent with_pasid = send(*f, "epA", TlpKind::MemWrite, kIova, 64, p5, std::vector<uint8_t>(64, 0x55));
+  ASSERT_EQ(with_pasid.verdict.outcome, Outcome::Delivered);
+  uint8_t b = 0;
+  f->dram().read(kPage + 0x10000, &b, 1);
+  EXPECT_EQ(b, 0x55);  // PASID 5's domain maps the same IOVA elsewhere
+  DmaOptions p7 = p5;
+  p7.pasid = 7;  // no entry in the PASID table
+  EXPECT_EQ(send(*f, "epA", TlpKind::MemWrite, kIova, 64, p7).verdict.fault_reason, 0x59);
+}
