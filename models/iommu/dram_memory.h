@@ -4,13 +4,11 @@
 #pragma once
 
 #include "devices/dram.h"
-#include "iommu/invalidation.h"
-#include "iommu/table_builder.h"
 #include "iommu/vtd_types.h"
 
 namespace pciesim::vtd {
 
-class DramMemory : public MemReader, public QueueMemWriter, public MemWriter {
+class DramMemory : public MemReader, public MemWriter {
  public:
   explicit DramMemory(Dram& dram) : m_dram(dram) {}
   bool read(uint64_t pa, void* dst, unsigned len) const override {

@@ -19,12 +19,8 @@ namespace pciesim::vtd {
 
 // Where the invalidation-wait descriptor writes its status data (kernel memory is DRAM; a status
 // write is a DMA write of the unit, not a PCIe transaction through the fabric).
-class QueueMemWriter {
- public:
-  virtual ~QueueMemWriter() = default;
-  // Writes `len` bytes at physical address `pa`; false when nothing backs it.
-  virtual bool write(uint64_t pa, const void* src, unsigned len) = 0;
-};
+// The queue's status writes go through the shared memory writer.
+using QueueMemWriter = MemWriter;
 
 // VT-d 6.5.1: register-based invalidation. Writing CCMD with ICC = 1, or IOTLB with IVT = 1, performs
 // the invalidation at once, clears ICC/IVT and reports the actual granularity in CAIG/IAIG

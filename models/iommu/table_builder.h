@@ -15,13 +15,6 @@
 namespace pciesim::vtd {
 
 // What the builders store through: CPU stores into DRAM (ARCHITECTURE.md, "Kernel memory is DRAM").
-class MemWriter {
- public:
-  virtual ~MemWriter() = default;
-  // Writes `len` bytes at physical address `pa`; false when nothing backs it.
-  virtual bool write(uint64_t pa, const void* src, unsigned len) = 0;
-};
-
 // 4 KiB pages from a physical range [base, base + size): a bump pointer plus a free list of single
 // pages. Base 0 is not allowed (0 means "no page").
 class PageAllocator {

@@ -217,7 +217,7 @@ class EventInterrupt {
 class FaultRecorder;
 class RegisterInvalidation;
 class InvalidationQueue;
-class QueueMemWriter;
+using QueueMemWriter = MemWriter;  // invalidation.h
 
 // RTADDR as latched by GCMD.SRTP (VT-d 11.4.6): the root table the translator walks.
 struct RootTablePointer {

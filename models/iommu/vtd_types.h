@@ -94,6 +94,15 @@ class MemReader {
   virtual bool read(uint64_t pa, void* dst, unsigned len) const = 0;
 };
 
+// Writes the unit (or the kernel building tables) makes to memory: queue status writes,
+// posted-interrupt descriptors, table entries.
+class MemWriter {
+ public:
+  virtual ~MemWriter() = default;
+  // Writes `len` bytes at physical address `pa`; false when nothing backs it.
+  virtual bool write(uint64_t pa, const void* src, unsigned len) = 0;
+};
+
 // One DMA request as the remapping unit sees it (VT-d 3.4, 3.6, 4.1).
 struct Request {
   RequesterId source;          // as on the wire (a bridge's alias, not the device behind it)

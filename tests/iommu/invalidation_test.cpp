@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "byte_memory.h"
+
 #include <array>
 #include <cstdio>
 #include <functional>
@@ -60,35 +62,7 @@ class RecordingTarget : public InvalidationTarget {
   }
 };
 
-// Kernel memory: byte-addressed, unbacked bytes fail reads; writes can be made to fail.
-class Memory : public MemReader, public QueueMemWriter {
- public:
-  std::map<uint64_t, uint8_t> bytes;
-  bool fail_writes = false;
-  bool read(uint64_t pa, void* dst, unsigned len) const override {
-    auto* out = static_cast<uint8_t*>(dst);
-    for (unsigned i = 0; i < len; ++i) {
-      auto it = bytes.find(pa + i);
-      if (it == bytes.end()) return false;
-      out[i] = it->second;
-    }
-    return true;
-  }
-  bool write(uint64_t pa, const void* src, unsigned len) override {
-    if (fail_writes) return false;
-    for (unsigned i = 0; i < len; ++i) bytes[pa + i] = static_cast<const uint8_t*>(src)[i];
-    return true;
-  }
-  void zero(uint64_t pa, uint64_t len) {
-    for (uint64_t i = 0; i < len; ++i) bytes[pa + i] = 0;
-  }
-  bool backed(uint64_t pa) const { return bytes.count(pa) != 0; }
-  uint32_t u32(uint64_t pa) const {
-    uint32_t v = 0;
-    read(pa, &v, 4);
-    return v;
-  }
-};
+using Memory = pciesim::vtd::test::ByteMemory;
 
 using Desc = std::array<uint64_t, 4>;
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "byte_memory.h"
+
 #include <cstring>
 #include <map>
 #include <stdexcept>
@@ -40,24 +42,7 @@ class RecordingTarget : public InvalidationTarget {
   void invalidate_iec_index(uint16_t, unsigned) override { calls.push_back("iec_index"); }
 };
 
-// Byte-addressed memory; unbacked bytes fail reads.
-class Memory : public MemReader, public QueueMemWriter {
- public:
-  std::map<uint64_t, uint8_t> bytes;
-  bool read(uint64_t pa, void* dst, unsigned len) const override {
-    auto* out = static_cast<uint8_t*>(dst);
-    for (unsigned i = 0; i < len; ++i) {
-      auto it = bytes.find(pa + i);
-      if (it == bytes.end()) return false;
-      out[i] = it->second;
-    }
-    return true;
-  }
-  bool write(uint64_t pa, const void* src, unsigned len) override {
-    for (unsigned i = 0; i < len; ++i) bytes[pa + i] = static_cast<const uint8_t*>(src)[i];
-    return true;
-  }
-};
+using Memory = pciesim::vtd::test::ByteMemory;
 
 constexpr uint32_t TE = 1u << 31, SRTP = 1u << 30, SFL = 1u << 29, EAFL = 1u << 28, WBF = 1u << 27,
                    QIE = 1u << 26, IRE = 1u << 25, SIRTP = 1u << 24, CFI = 1u << 23;
