@@ -12,8 +12,13 @@
 //              the endpoint's transmitter is free again (3.1 ns per 64 B write on Gen4 x16), so a
 //              1 us quantum holds ~320 writes. The bare chain advances by the same mean step.
 // Bar: fabric streaming >= 15 M tx/s on one core, and fabric / bare >= 0.6 in both modes.
+//
+// The fabric serves these writes from its route cache (models/pcie/route_cache.h: the route the
+// first write took, replayed link by link with the same timing); the "hop-by-hop" rows turn the
+// cache off for comparison. Both must advance simulated time identically (sim ns/tx).
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -112,9 +117,10 @@ class FabricInitiator : public sc_core::sc_module {
     m_fn = &fn;
     m_link = fn.endpoint->port_link(Endpoint::kUpstreamPort);
   }
-  void start(Mode mode, bool record_path) {
+  void start(Mode mode, bool record_path, bool route_cache = true) {
     m_mode = mode;
     m_opt.record_path = record_path;
+    m_fn->endpoint->route_cache().set_enabled(route_cache);
     m_go.notify(SC_ZERO_TIME);
   }
   const BatchStats& stats() const { return m_stats; }
@@ -295,6 +301,7 @@ struct Figure {
   bool ran = false;
 };
 Figure g_fabric[2][2];  // [mode][record_path]
+Figure g_hop_by_hop[2]; // [mode], route cache off, record_path off
 Figure g_bare[2];       // [mode]
 sc_time g_stream_step = sc_time(2.8, SC_NS);  // replaced by the fabric's measured streaming step
 
@@ -314,21 +321,21 @@ void check(const BatchStats& s, const char* what) {
   }
 }
 
-void bm_fabric(benchmark::State& state, Mode mode, bool record_path) {
+void bm_fabric(benchmark::State& state, Mode mode, bool record_path, bool route_cache) {
   FabricInitiator& init = g_design->fabric_initiator;
   double sim_ns = 0;
   const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
-    const BatchStats& s = run_batch([&] { init.start(mode, record_path); }, init.stats());
+    const BatchStats& s = run_batch([&] { init.start(mode, record_path, route_cache); }, init.stats());
     check(s, "fabric");
     sim_ns += s.simulated.to_seconds() * 1e9;
   }
   const double n = double(state.iterations()) * double(kBatch);
   set_rates(state, n, process_cpu_seconds() - cpu0, sim_ns);
-  Figure& f = g_fabric[int(mode)][record_path];
+  Figure& f = route_cache ? g_fabric[int(mode)][record_path] : g_hop_by_hop[int(mode)];
   f.ran = true;
   f.sim_ns_per_tx = sim_ns / n;
-  if (mode == Mode::Streaming && !record_path) g_stream_step = sc_time(sim_ns / n, SC_NS);
+  if (mode == Mode::Streaming && !record_path && route_cache) g_stream_step = sc_time(sim_ns / n, SC_NS);
 }
 
 void bm_bare(benchmark::State& state, Mode mode) {
@@ -364,7 +371,8 @@ class Collector : public benchmark::ConsoleReporter {
       };
       for (Mode m : {Mode::Blocking, Mode::Streaming}) {
         const std::string mode = to_string(m);
-        if (name.rfind("fabric/" + mode + "/record_path_off", 0) == 0) set(g_fabric[int(m)][0]);
+        if (name.rfind("fabric/" + mode + "/record_path_off/hop_by_hop", 0) == 0) set(g_hop_by_hop[int(m)]);
+        else if (name.rfind("fabric/" + mode + "/record_path_off", 0) == 0) set(g_fabric[int(m)][0]);
         if (name.rfind("fabric/" + mode + "/record_path_on", 0) == 0) set(g_fabric[int(m)][1]);
         if (name.rfind("bare/" + mode, 0) == 0) set(g_bare[int(m)]);
       }
@@ -376,34 +384,47 @@ class Collector : public benchmark::ConsoleReporter {
 void print_summary() {
   constexpr double kSpeedBar = 15e6;  // fabric issue: >= 15 M tx/s, one core
   constexpr double kRatioBar = 0.6;   // fabric / bare >= 0.6
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  auto verdict = [](bool ok) { return ok ? "PASS" : "FAIL"; };
   std::printf("\nspeed: 64 B DMA writes, endpoint -> switch -> switch -> root port -> RC -> DRAM, quantum %.0f ns\n",
               kQuantumNs);
-  std::printf("M tx/s of wall-clock time (in brackets: per second of CPU time)\n");
-  std::printf("%-10s %18s %18s %14s %18s %10s\n", "mode", "fabric", "bare", "ratio", "record_path on", "sim ns/tx");
+  std::printf("M tx/s of wall-clock time [per second of CPU time: the shared VM steals wall time]\n");
+  std::printf("%-10s %18s %18s %14s %18s %18s %12s %12s\n", "mode", "fabric", "bare", "ratio", "record_path on",
+              "hop-by-hop", "sim ns/tx", "(hop-by-hop)");
   for (Mode m : {Mode::Blocking, Mode::Streaming}) {
     const Figure& f = g_fabric[int(m)][0];
     const Figure& r = g_fabric[int(m)][1];
+    const Figure& h = g_hop_by_hop[int(m)];
     const Figure& b = g_bare[int(m)];
     if (!f.ran) continue;
-    auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-    std::printf("%-10s %8.2f [%7.2f] %8.2f [%7.2f] %5.3f [%5.3f] %8.2f [%7.2f] %10.2f\n", to_string(m),
-                f.tx_per_s / 1e6, f.tx_per_cpu_s / 1e6, b.tx_per_s / 1e6, b.tx_per_cpu_s / 1e6,
+    std::printf("%-10s %8.2f [%7.2f] %8.2f [%7.2f] %5.3f [%5.3f] %8.2f [%7.2f] %8.2f [%7.2f] %12.2f %12.2f\n",
+                to_string(m), f.tx_per_s / 1e6, f.tx_per_cpu_s / 1e6, b.tx_per_s / 1e6, b.tx_per_cpu_s / 1e6,
                 ratio(f.tx_per_s, b.tx_per_s), ratio(f.tx_per_cpu_s, b.tx_per_cpu_s), r.tx_per_s / 1e6,
-                r.tx_per_cpu_s / 1e6, f.sim_ns_per_tx);
+                r.tx_per_cpu_s / 1e6, h.tx_per_s / 1e6, h.tx_per_cpu_s / 1e6, f.sim_ns_per_tx, h.sim_ns_per_tx);
   }
-  const Figure& s = g_fabric[int(Mode::Streaming)][0];
-  const Figure& sb = g_bare[int(Mode::Streaming)];
-  const Figure& bl = g_fabric[int(Mode::Blocking)][0];
-  const Figure& bb = g_bare[int(Mode::Blocking)];
-  if (s.ran)
-    std::printf("bar fabric >= 15 M tx/s (streaming): %s;  (blocking: %.2f M tx/s)\n",
-                s.tx_per_s >= kSpeedBar ? "PASS" : "FAIL", bl.tx_per_s / 1e6);
-  if (s.ran && sb.ran)
-    std::printf("bar fabric / bare >= 0.6: streaming %.3f %s", s.tx_per_s / sb.tx_per_s,
-                s.tx_per_s / sb.tx_per_s >= kRatioBar ? "PASS" : "FAIL");
-  if (bl.ran && bb.ran)
-    std::printf(", blocking %.3f %s", bl.tx_per_s / bb.tx_per_s, bl.tx_per_s / bb.tx_per_s >= kRatioBar ? "PASS" : "FAIL");
-  std::printf("\n");
+  // The bars, per mode, on wall-clock time and (in brackets) on CPU time.
+  for (Mode m : {Mode::Streaming, Mode::Blocking}) {
+    const Figure& f = g_fabric[int(m)][0];
+    const Figure& b = g_bare[int(m)];
+    if (!f.ran) continue;
+    std::printf("%-10s >= 15 M tx/s: %s [%s]", to_string(m), verdict(f.tx_per_s >= kSpeedBar),
+                verdict(f.tx_per_cpu_s >= kSpeedBar));
+    if (b.ran)
+      std::printf(";  fabric / bare >= 0.6: %.3f %s [%.3f %s]", ratio(f.tx_per_s, b.tx_per_s),
+                  verdict(ratio(f.tx_per_s, b.tx_per_s) >= kRatioBar), ratio(f.tx_per_cpu_s, b.tx_per_cpu_s),
+                  verdict(ratio(f.tx_per_cpu_s, b.tx_per_cpu_s) >= kRatioBar));
+    std::printf("\n");
+  }
+  std::printf("(the 15 M tx/s bar is the streaming one; blocking syncs every ~2.4 writes and is bounded by "
+              "SystemC context switches)\n");
+  for (Mode m : {Mode::Blocking, Mode::Streaming}) {
+    const Figure& f = g_fabric[int(m)][0];
+    const Figure& h = g_hop_by_hop[int(m)];
+    // Batches start at different DLLP/SKP phases, so the means may differ in the last digits.
+    if (f.ran && h.ran && std::abs(f.sim_ns_per_tx - h.sim_ns_per_tx) > 1e-4 * h.sim_ns_per_tx)
+      std::printf("WARNING: %s: simulated time differs with and without the route cache (%.4f vs %.4f ns/tx)\n",
+                  to_string(m), f.sim_ns_per_tx, h.sim_ns_per_tx);
+  }
 }
 
 }  // namespace
@@ -418,8 +439,14 @@ int sc_main(int argc, char** argv) {
   for (Mode m : {Mode::Streaming, Mode::Blocking}) {
     for (bool record_path : {false, true}) {
       const std::string name = std::string("fabric/") + to_string(m) + (record_path ? "/record_path_on" : "/record_path_off");
-      benchmark::RegisterBenchmark(name.c_str(), bm_fabric, m, record_path)->Unit(benchmark::kMillisecond)->UseRealTime();
+      benchmark::RegisterBenchmark(name.c_str(), bm_fabric, m, record_path, true)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
     }
+    benchmark::RegisterBenchmark((std::string("fabric/") + to_string(m) + "/record_path_off/hop_by_hop").c_str(),
+                                 bm_fabric, m, false, false)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
     benchmark::RegisterBenchmark((std::string("bare/") + to_string(m)).c_str(), bm_bare, m)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();

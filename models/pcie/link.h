@@ -80,6 +80,10 @@ inline sc_core::sc_time from_value(sc_core::sc_time::value_type v) {
 inline sc_core::sc_time from_ps(double ps, double r) {
   return from_value(static_cast<sc_core::sc_time::value_type>(static_cast<int64_t>((r == 1.0 ? ps : ps / r) + 0.5)));
 }
+// from_ps(ps, 1.0)
+inline sc_core::sc_time from_ps_unit(double ps) {
+  return from_value(static_cast<sc_core::sc_time::value_type>(static_cast<int64_t>(ps + 0.5)));
+}
 }  // namespace link_time
 
 // Which direction pays for the ACK and UpdateFC DLLPs (Gen1..5; Gen6 Flit Mode has none).
@@ -139,10 +143,12 @@ class Link {
     // The DMA fast path, inline: one memory request TLP, i.e. a transfer inside one MPS (write) /
     // MRRS (read) aligned chunk: what request_shape() and transmit_burst() make of it. A chunk
     // never straddles 4 GiB (a multiple of every chunk size), so its header size is fixed.
+    static_assert(uint8_t(TlpKind::MemRead) == 0 && uint8_t(TlpKind::MemWrite) == 1, "one compare for both");
     const bool write = kind == TlpKind::MemWrite;
-    if ((write || kind == TlpKind::MemRead) && fast_path_ok(d)) {
+    if (uint8_t(kind) <= uint8_t(TlpKind::MemWrite) && fast_path_ok(d)) {
       const uint64_t mask = write ? m_mps_mask : m_mrrs_mask;
-      if (bytes && (addr & mask) + bytes <= mask + 1) {
+      // 1 <= bytes <= the rest of the chunk (bytes = 0 wraps around and fails)
+      if (bytes - 1 <= mask - (addr & mask)) {
         const uint64_t header = addr < link_constants::kFourGiB ? m_mem_header_32 : m_mem_header_64;
         transmit_one(d, write ? header + dw_span(addr, bytes) : header, write ? bytes : 0, head, tail);
         return;
@@ -227,11 +233,22 @@ class Link {
   // is `head`: a single TLP ignores the input tail.
   void transmit_one(Direction& d, uint64_t wire, uint64_t payload, sc_core::sc_time& head, sc_core::sc_time& tail) {
     const double r = link_time::resolution_ps();
-    const double first_start = std::max(link_time::to_ps(head, r), d.busy_ps);
+    if (r == 1.0) transmit_one_at<true>(d, wire, payload, head, tail, r);  // SystemC's default: 1 ps
+    else transmit_one_at<false>(d, wire, payload, head, tail, r);
+  }
+  // `unit`: r == 1 ps, so conversions need neither the multiplication nor the division.
+  template <bool unit>
+  void transmit_one_at(Direction& d, uint64_t wire, uint64_t payload, sc_core::sc_time& head,
+                       sc_core::sc_time& tail, double r) {
+    const double head_ps = unit ? double(head.value()) : link_time::to_ps(head, r);
+    const double first_start = std::max(head_ps, d.busy_ps);
     const double first_end = first_start + double(wire) * m_tlp_byte_ps;
     d.busy_ps = first_end + double(settle(d, wire)) * m_byte_ps;
     count_tlps(d, 1, wire, payload);
-    report(first_start, first_end, first_end, head, tail, r);
+    const double out_head = (m_store_and_forward ? first_end : first_start) + m_prop_ps;
+    head = unit ? link_time::from_ps_unit(out_head) : link_time::from_ps(out_head, r);
+    // rounded once each: head + tail is the last byte (as report())
+    tail = (unit ? link_time::from_ps_unit(first_end + m_prop_ps) : link_time::from_ps(first_end + m_prop_ps, r)) - head;
   }
   // carry_request() beyond the single-TLP memory request.
   void carry_request_general(LinkDir dir, TlpKind kind, uint64_t addr, uint64_t bytes, sc_core::sc_time& head,
