@@ -116,7 +116,11 @@ int run_route(const RouteArgs& a) {
                 << ext.iommu_output << std::dec << " (domain " << ext.iommu_domain << ")\n";
   }
   std::cout << "verdict: " << verdict_text(ext) << "\n";
-  if (ok) std::cout << "latency: " << std::fixed << std::setprecision(1) << delay.to_seconds() * 1e9 << " ns\n";
+  if (ok) {
+    std::cout << "latency: " << std::fixed << std::setprecision(1) << delay.to_seconds() * 1e9 << " ns";
+    if (ext.hop_count == 1) std::cout << " (routed inside the device: no link crossed; device-internal time is not modelled)";
+    std::cout << "\n";
+  }
   return kExitOk;
 }
 
