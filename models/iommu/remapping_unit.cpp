@@ -171,25 +171,36 @@ void RemappingUnit::dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
-  ext->add_hop(m_hop);
+  // The route cache replays this unit as a step of the route (route_cache.h): begin_translation
+  // and hand_on, the two halves below.
+  if (ext->recorder) ext->recorder->unit(this, ext->hop_count);
+  uint64_t output = 0;
+  if (!begin_translation(gp, *ext, delay, output)) return;
+  if (ext->recorder) ext->recorder->unit_output(output);
+  hand_on(gp, delay, output);
+}
+
+bool RemappingUnit::begin_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
+                                      uint64_t& output) {
+  ext.add_hop(m_hop);
   const uint64_t addr = gp.get_address();
-  ext->iommu_checked = true;
-  ext->iommu_unit = m_hop;
-  ext->iommu_input = addr;
+  ext.iommu_checked = true;
+  ext.iommu_unit = m_hop;
+  ext.iommu_input = addr;
   // VT-d 3.15 / 5.1: writes to 0xFEEx_xxxx are interrupt requests, not DMA.
   if (gp.is_write() && addr >= kInterruptBase && addr - kInterruptBase < kInterruptSize &&
-      ext->at == AddressType::Untranslated && !ext->has_pasid) {
-    interrupt(gp, *ext, delay);
-    return;
+      ext.at == AddressType::Untranslated && !ext.has_pasid) {
+    interrupt(gp, ext, delay);
+    return false;
   }
   Request req;
-  req.source = ext->requester;
-  req.has_pasid = ext->has_pasid;
-  req.pasid = ext->pasid;
+  req.source = ext.requester;
+  req.has_pasid = ext.has_pasid;
+  req.pasid = ext.pasid;
   req.write = !gp.is_read();
-  req.execute = ext->execute;
-  req.privileged = ext->privileged;
-  req.at = ext->at;
+  req.execute = ext.execute;
+  req.privileged = ext.privileged;
+  req.at = ext.at;
   req.addr = addr;
 
   Translation t;
@@ -202,14 +213,14 @@ void RemappingUnit::dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   }
   if (!t.ok()) {
     record_fault(req, t);
-    ext->fail(Outcome::IommuFault, m_hop, AcsBit::None, static_cast<uint16_t>(t.fault));
+    ext.fail(Outcome::IommuFault, m_hop, AcsBit::None, static_cast<uint16_t>(t.fault));
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);  // completes as UR
     if (gp.is_read() && gp.get_data_ptr())
       std::memset(gp.get_data_ptr(), 0xff, gp.get_data_length());
-    return;
+    return false;
   }
-  ext->iommu_output = t.output;
-  ext->iommu_domain = t.domain_id;
+  ext.iommu_output = t.output;
+  ext.iommu_domain = t.domain_id;
   if (req.at == AddressType::TranslationRequest) {
     // PCIe 10.2.3 translation completion: translated address 63:12, S (bit 11) for a larger
     // page with the size encoded in the low clear address bits, R (bit 0) and W (bit 1).
@@ -217,11 +228,17 @@ void RemappingUnit::dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     if (t.page_size > 4096) entry = (entry & ~(t.page_size - 1)) | ((t.page_size >> 1) - 1 - 0xfff) | (1ull << 11);
     entry |= (t.rights.read ? 1u : 0u) | (t.rights.write ? 2u : 0u);
     if (gp.get_data_ptr() && gp.get_data_length() >= 8) std::memcpy(gp.get_data_ptr(), &entry, 8);
-    ext->deliver(m_hop);
+    ext.deliver(m_hop);
     gp.set_response_status(tlm::TLM_OK_RESPONSE);
-    return;
+    return false;
   }
-  gp.set_address(t.output);
+  output = t.output;
+  return true;
+}
+
+void RemappingUnit::hand_on(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, uint64_t output) {
+  const uint64_t addr = gp.get_address();
+  gp.set_address(output);
   mem_out->b_transport(gp, delay);
   gp.set_address(addr);
 }
@@ -242,6 +259,10 @@ void RemappingUnit::regs(tlm::tlm_generic_payload& gp, sc_core::sc_time&) {
   } else {
     std::memcpy(&v, gp.get_data_ptr(), len);
     m_regs->write(static_cast<uint32_t>(off), len, v);
+    // TE, SRTP and the other commands: the route cache reads the unit's state live when it
+    // replays a route through it (route_cache.h), but a command is rare enough to drop every
+    // cached route anyway.
+    if (off == reg::kGcmd) invalidate_routes();
   }
   if (ext) {
     ext->add_hop(m_hop);

@@ -19,6 +19,7 @@
 #include "iommu/vtd_caches.h"
 #include "iommu/vtd_regs.h"
 #include "iommu/vtd_types.h"
+#include "pcie/route_cache.h"
 #include "pcie/topology/spec.h"
 #include "pciesim/tlp.h"
 
@@ -48,7 +49,7 @@ struct UnitTiming {
   unsigned page_walkers = 4;
 };
 
-class RemappingUnit : public sc_core::sc_module {
+class RemappingUnit : public sc_core::sc_module, public RouteTranslator {
  public:
   tlm_utils::simple_target_socket<RemappingUnit> dma_in;      // from the root complex
   tlm_utils::simple_initiator_socket<RemappingUnit> mem_out;  // to the host bus
@@ -73,6 +74,13 @@ class RemappingUnit : public sc_core::sc_module {
 
   // The interrupt range: writes there are interrupt requests (VT-d 3.15, 5.1).
   static constexpr uint64_t kInterruptBase = 0xfee00000ull, kInterruptSize = 0x100000ull;
+
+  // The two halves of dma() (RouteTranslator, models/pcie/route_cache.h): everything up to
+  // handing the request on at the translated address, and handing it on. The route cache's replay
+  // of a route through this unit calls them as dma() does.
+  bool begin_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
+                         uint64_t& output) override;
+  void hand_on(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, uint64_t output) override;
 
  private:
   void dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);

@@ -127,9 +127,8 @@ void RootComplex::go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieE
   const int index = size_t(from_port) < m_upstream_index.size() ? m_upstream_index[from_port] : 0;
   if (ext.recorder) {
     ext.recorder->latency(traversal_latency(from_port));
-    // Through a remapping unit (index > 0) a route depends on its tables and caches: not cached
-    // until IOTLB-hit fast paths exist (route_cache.h).
-    if (index != 0) ext.recorder->uncacheable();
+    // Through a remapping unit (index > 0): the unit records its own step (route_cache.h).
+    if (index != 0) ext.recorder->upstream_module();
   }
   host_out[index]->b_transport(gp, delay);
   account_completion(ext, delay, from_port);

@@ -1,9 +1,11 @@
 #include "pcie/route_cache.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "devices/dram.h"
 #include "pcie/function.h"
+#include "pcie/component.h"
 #include "pcie/pci_bridge.h"
 
 namespace pciesim {
@@ -59,6 +61,29 @@ void RouteRecorder::memory(Dram* dram, HopId hop) {
   add(RouteOp::Memory);
 }
 
+void RouteRecorder::unit(RouteTranslator* unit, unsigned hops_before) {
+  // Two units, a unit after DRAM, or one the root complex did not hand the request to: not a route
+  // we describe.
+  if (m_unit || m_dram || !m_awaiting_unit) m_ok = false;
+  m_awaiting_unit = false;
+  m_unit = true;
+  m_unit_hops = hops_before;
+  add(RouteOp::Unit).unit = unit;
+}
+
+void RouteRecorder::unit_output(uint64_t output) {
+  if (!m_unit || m_unit_out) {
+    m_ok = false;
+    return;
+  }
+  m_unit_out = true;
+  m_pre_lo = m_lo;
+  m_pre_hi = m_hi;
+  m_addr = output;  // the host bus decides on the translated address
+  m_lo = 0;
+  m_hi = ~uint64_t{0};
+}
+
 void RouteRecorder::not_claimed(uint64_t base, uint64_t size) {
   if (size) exclude(base, last_of(base, size));
 }
@@ -102,8 +127,10 @@ bool RouteCache::store(uint32_t key, const RouteRecorder& rec, const tlm::tlm_ge
   const bool replayable = rec.ok() && rec.dram() && rec.generation() == route_generation() &&
                           ext.verdict.outcome == Outcome::Delivered && ext.verdict.port == rec.delivered_at() &&
                           ext.redirect_bit == AcsBit::None && !ext.redirected && !ext.completion_routed &&
-                          !ext.iommu_checked && ext.tail == sc_core::SC_ZERO_TIME &&
-                          gp.get_response_status() == tlm::TLM_OK_RESPONSE && rec.lo() <= rec.hi();
+                          ext.iommu_checked == rec.has_unit() && rec.has_unit() == rec.after_unit() &&
+                          ext.tail == sc_core::SC_ZERO_TIME && gp.get_response_status() == tlm::TLM_OK_RESPONSE &&
+                          rec.lo() <= rec.hi() && rec.out_lo() <= rec.out_hi() &&
+                          (!rec.has_unit() || (!ext.hops_truncated && rec.unit_hops() <= ext.hop_count));
   if (!replayable) return false;
 
   // The slot: a stale route, or one of the same key whose interval overlaps (the decisions that
@@ -132,12 +159,33 @@ bool RouteCache::store(uint32_t key, const RouteRecorder& rec, const tlm::tlm_ge
   r.hops = ext.hops;
   r.hop_count = ext.hop_count;
   r.hops_truncated = ext.hops_truncated;
+  r.has_unit = false;
+  if (rec.has_unit()) {
+    // The Unit step, then the DRAM access (RouteRecorder::unit refuses a unit after DRAM).
+    r.unit_step = r.memory_step = ~0u;
+    for (unsigned i = 0; i < r.steps.size(); ++i) {
+      if (r.steps[i].op == RouteOp::Unit) r.unit_step = i;
+      if (r.steps[i].op == RouteOp::Memory) r.memory_step = i;
+    }
+    if (r.unit_step >= r.memory_step || r.memory_step == ~0u) {
+      r.generation = 0;  // not a route we describe: leave the slot stale
+      return false;
+    }
+    r.has_unit = true;
+    r.out_lo = rec.out_lo();
+    r.out_hi = rec.out_hi();
+    r.unit_hops = static_cast<uint8_t>(rec.unit_hops());
+  }
   ++m_fills;
   return true;
 }
 
 void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
                         sc_core::sc_time& delay) {
+  if (route.has_unit) {
+    replay_through_unit(route, gp, ext, delay);
+    return;
+  }
   ++m_hits;
   // Component::forward turns the TLM delay into absolute time around each link and back; no
   // simulated time passes inside b_transport, so one `now` serves the whole route and the
@@ -173,6 +221,8 @@ void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, 
       case RouteOp::SetRequester:
         ext.requester = s.requester;
         break;
+      case RouteOp::Unit:  // never in a route without a unit
+        break;
       case RouteOp::Memory:  // Dram::b_transport on an access the route guarantees in range
         if (s.consume_first) {
           head += tail;
@@ -194,6 +244,117 @@ void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, 
     std::copy(route.hops.begin(), route.hops.begin() + route.hop_count, ext.hops.begin());
     ext.hop_count = route.hop_count;
     ext.hops_truncated = route.hops_truncated;
+  }
+}
+
+namespace {
+// One non-Unit step of a route: the operations RouteCache::replay's loop does, with the DRAM at
+// `mem_addr` (the translated address after a unit) and completions carrying data only when
+// `data_ok` (after a unit: a read that completed successfully).
+inline void run_step(const RouteStep& s, const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
+                     TlpKind kind, uint64_t addr, uint64_t mem_addr, unsigned len, bool data_ok,
+                     sc_core::sc_time& head, sc_core::sc_time& tail) {
+  head += s.latency;
+  switch (s.op) {
+    case RouteOp::LinkRequest:
+      s.link->carry_request(s.dir, kind, addr, len, head, tail);
+      break;
+    case RouteOp::LinkCompletions:
+      s.link->carry_completions(s.dir, addr, s.with_data && data_ok ? len : 0, head, tail);
+      break;
+    case RouteOp::Latency:
+    case RouteOp::Unit:
+      break;
+    case RouteOp::PciBusTime:
+      head += PciBridge::bus_time(false, len);
+      break;
+    case RouteOp::ConsumeBurst:
+      head += tail;
+      tail = sc_core::SC_ZERO_TIME;
+      break;
+    case RouteOp::SetRequester:
+      ext.requester = s.requester;
+      break;
+    case RouteOp::Memory:
+      if (s.consume_first) {
+        head += tail;
+        tail = sc_core::SC_ZERO_TIME;
+      }
+      route.dram->direct_access(gp.is_write(), mem_addr, gp.get_data_ptr(), len);
+      head += route.dram->latency();
+      gp.set_dmi_allowed(true);
+      gp.set_response_status(tlm::TLM_OK_RESPONSE);
+      break;
+  }
+}
+}  // namespace
+
+void RouteCache::replay_through_unit(const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
+                                     sc_core::sc_time& delay) {
+  ++m_hits;
+  const sc_core::sc_time now = sc_core::sc_get_curr_simcontext()->time_stamp();
+  sc_core::sc_time head = now + delay;
+  sc_core::sc_time tail = ext.tail;
+  const TlpKind kind = ext.kind;
+  const uint64_t addr = gp.get_address();
+  const unsigned len = gp.get_data_length();
+  const RouteStep* steps = route.steps.data();
+  const unsigned count = static_cast<unsigned>(route.steps.size());
+  // Up to the unit: the route's steps for the IOVA (RouteCache::find checked its interval).
+  for (unsigned i = 0; i < route.unit_step; ++i) run_step(steps[i], route, gp, ext, kind, addr, addr, len, true, head, tail);
+  if (ext.record_path) {  // the hops before the unit's own; the unit adds its own
+    std::copy(route.hops.begin(), route.hops.begin() + route.unit_hops, ext.hops.begin());
+    ext.hop_count = route.unit_hops;
+  }
+  // The unit, exactly as RemappingUnit::dma runs it, at the time the request reaches it.
+  const RouteStep& u = steps[route.unit_step];
+  head += u.latency;
+  ext.tail = tail;
+  sc_core::sc_time at_unit = head - now;
+  uint64_t output = 0;
+  const bool on = u.unit->begin_translation(gp, ext, at_unit, output);
+  head = now + at_unit;
+  tail = ext.tail;
+  const uint64_t last = output + (len - 1);
+  if (on && last >= output && output >= route.out_lo && last <= route.out_hi) {
+    // The host bus sends the translated request to DRAM: the cached steps, on the output address.
+    for (unsigned i = route.unit_step + 1; i < count; ++i)
+      run_step(steps[i], route, gp, ext, kind, addr, output, len, true, head, tail);
+    ext.deliver(route.delivered_at);  // SystemBus, once DRAM answered OK
+    head += tail;                     // Endpoint::issue: the burst has landed
+    ext.tail = sc_core::SC_ZERO_TIME;
+    delay = head - now;
+    if (ext.record_path) {
+      std::copy(route.hops.begin(), route.hops.begin() + route.hop_count, ext.hops.begin());
+      ext.hop_count = route.hop_count;
+      ext.hops_truncated = route.hops_truncated;
+    }
+    return;
+  }
+  // The full path from the unit on: whatever the unit did, then the way back.
+  ++m_unit_departures;
+  if (on) {
+    ext.tail = tail;
+    at_unit = head - now;
+    u.unit->hand_on(gp, at_unit, output);
+    head = now + at_unit;
+    tail = ext.tail;
+  }
+  // The completions' steps of the route (root complex, switches and links on the way back),
+  // taken by the full path for a non-posted request unless a completion was routed on its own;
+  // with data only for a successful read (Component::forward).
+  if (is_non_posted(kind) && !ext.completion_routed) {
+    const bool data_ok = gp.is_read() && gp.get_response_status() == tlm::TLM_OK_RESPONSE;
+    for (unsigned i = route.memory_step + 1; i < count; ++i)
+      run_step(steps[i], route, gp, ext, kind, addr, addr, len, data_ok, head, tail);
+  }
+  head += tail;  // Endpoint::issue: consume_burst, then UR if nobody ended it
+  ext.tail = sc_core::SC_ZERO_TIME;
+  delay = head - now;
+  if (!ext.finished()) {
+    ext.fail(Outcome::UnsupportedRequest, kNoHop);
+    gp.set_response_status(response_for(Outcome::UnsupportedRequest));
+    if (gp.is_read() && gp.get_data_ptr()) std::memset(gp.get_data_ptr(), 0xff, len);
   }
 }
 

@@ -22,13 +22,32 @@
 //
 // The route is filled by running the normal hop-by-hop path with a RouteRecorder attached to the
 // PcieExtension (ext.recorder; null, and so one predictable branch per hook, when not recording).
-// Only outcomes "delivered at DRAM" are kept, with no ACS redirect, no remapping unit on the way
-// and nothing the recorder could not describe; everything else always takes the full path.
+// Only outcomes "delivered at DRAM" are kept, with no ACS redirect, at most one remapping unit on
+// the way and nothing the recorder could not describe; everything else always takes the full path.
 //
-// Routes through a remapping unit (VT-d) are uncacheable for now: translation depends on the
-// unit's tables and caches, which the generation below does not track. A later issue adds
-// IOTLB-hit fast paths; until then RootComplex::go_upstream marks them uncacheable, and so does
-// the host bus for TLPs a unit hands on (SystemBus::bind_source).
+// Routes through a remapping unit (VT-d) are cached too, with the unit as one step of the route
+// (RouteOp::Unit, a RouteTranslator). The unit's decision is never cached: replaying the step
+// calls the very code RemappingUnit::dma runs (RouteTranslator::begin_translation: hop, iommu_*
+// fields, translation through the unit's caches and page walkers with their timing, statistics,
+// fault recording, interrupt requests, ATS), reading the unit's registers, tables and caches
+// live, so a stale IOTLB entry behaves exactly as on the full path. The steps before the unit are
+// valid over the IOVA interval [lo, hi] as above; the host bus decision after the unit depends on
+// the translated address, so the recorder narrows a second interval [out_lo, out_hi] (DRAM minus
+// the other host targets) once the unit said where it hands the request on. At replay:
+//   - the translated request [output, output + len) lies inside [out_lo, out_hi]: the cached
+//     steps after the unit run on the output address (DRAM access), then the completions' steps;
+//   - anything else (a fault, an interrupt request, an ATS translation completion, an output the
+//     host bus decodes elsewhere): nothing has been charged twice, because the pre-unit steps and
+//     the unit itself are exactly what the full path did up to there. The replay goes on the way
+//     the full path does from the unit: RouteTranslator::hand_on (the unit's mem_out, hop by hop
+//     from there) when the unit passed the request on, then the completions' steps of the route
+//     with data only for a successful read, none when a completion was routed on its own, and
+//     Endpoint::issue's end (burst tail, UR when nobody ended it).
+// RootComplex::go_upstream notes that the request leaves through a module on its upstream path
+// (RouteRecorder::upstream_module); the unit records its own step (RemappingUnit::dma), and a
+// module that does not (any other sc_module bound there) leaves the route uncacheable. The host
+// bus checks that a TLP from a unit's socket was recorded
+// after a unit step and one from a root complex was not (SystemBus::note_dram_route).
 //
 // Invalidation: one process-wide generation counter (one SystemC design per process); a route is
 // valid only while the generation it was filled at is current. It is bumped by
@@ -40,9 +59,11 @@
 //     RootComplex::set_latency(), RootComplex::attach_integrated();
 //   - topology construction: Component::connect(), Hub::add_downstream(), SystemBus targets and
 //     sources;
+//   - a remapping unit's GCMD writes (TE, SRTP, ...): not needed for correctness, since the unit
+//     step reads the unit's state live, but cheap and rare (RemappingUnit::regs);
 //   - invalidate_routes(), for anything else (tools, tests).
 // Not tracked, because replay reads them live: link state and statistics, DRAM contents and
-// latency. Links and their options cannot change after construction.
+// latency, a remapping unit's registers, tables, caches and statistics. Links and their options cannot change after construction.
 #pragma once
 
 #include <array>
@@ -58,6 +79,21 @@ namespace pciesim {
 
 class Dram;
 class PciFunction;
+
+// A remapping unit as a step of a cached route (vtd::RemappingUnit). Its dma() is exactly
+// begin_translation() followed, when that returns true, by hand_on(): the replay calls the same
+// two functions, so the unit behaves identically on both paths.
+class RouteTranslator {
+ public:
+  virtual ~RouteTranslator() = default;
+  // Everything the unit does with a request before it hands it on (hop, iommu_* fields, timing
+  // added to `delay`, statistics, faults, interrupts, ATS). True with the address it hands the
+  // request on at; false when it ended the request itself (verdict and response set).
+  virtual bool begin_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
+                                 uint64_t& output) = 0;
+  // Hands the request on to the host bus at `output`; the payload's address is restored after.
+  virtual void hand_on(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, uint64_t output) = 0;
+};
 
 namespace route_detail {
 inline uint64_t g_generation = 1;  // 0 is never current: a default-constructed route is stale
@@ -79,6 +115,7 @@ enum class RouteOp : uint8_t {
   ConsumeBurst,     // head += tail; tail = 0 (a completer takes a whole burst)
   SetRequester,     // the TLP's requester id becomes `requester` (PCIe-to-PCI bridge, spec 2.3)
   Memory,           // the DRAM access: data, counters, the DRAM's latency, TLM_OK_RESPONSE
+  Unit,             // a remapping unit: unit->begin_translation (see the top of this file)
 };
 
 struct RouteStep {
@@ -88,6 +125,7 @@ struct RouteStep {
   bool consume_first = false;  // Memory: a ConsumeBurst step folded in
   RequesterId requester;       // SetRequester
   Link* link = nullptr;        // LinkRequest, LinkCompletions
+  RouteTranslator* unit = nullptr;  // Unit
   sc_core::sc_time latency;    // added to head before the step's own operation
 };
 
@@ -121,6 +159,14 @@ class RouteRecorder {
   void set_requester(RequesterId id) { add(RouteOp::SetRequester).requester = id; }
   // The request reached DRAM through the host bus (`hop`: the DRAM's hop, where it is delivered).
   void memory(Dram* dram, HopId hop);
+  // A root complex hands the request to a module on its upstream path other than the host bus
+  // (RootComplex::route_upstream): only a remapping unit that records itself (unit() below) keeps
+  // the route cacheable.
+  void upstream_module() { m_awaiting_unit = true; }
+  // A remapping unit took the request (`hops_before`: the hop count before its own hop).
+  void unit(RouteTranslator* unit, unsigned hops_before);
+  // ... and hands it on at `output`: later decisions narrow the output interval.
+  void unit_output(uint64_t output);
 
   // --- routing decisions (each narrows the interval where they all stay the same) ---
   // A range [base, base + size) was checked and did not claim the address.
@@ -135,10 +181,18 @@ class RouteRecorder {
   // --- not replayable: a remapping unit, a target other than DRAM, ... ---
   void uncacheable() { m_ok = false; }
 
-  bool ok() const { return m_ok; }
+  bool ok() const { return m_ok && !m_awaiting_unit; }
   uint64_t generation() const { return m_generation; }
-  uint64_t lo() const { return m_lo; }
-  uint64_t hi() const { return m_hi; }
+  // The request's interval (before a unit, if any).
+  uint64_t lo() const { return m_unit_out ? m_pre_lo : m_lo; }
+  uint64_t hi() const { return m_unit_out ? m_pre_hi : m_hi; }
+  // After a unit: the translated request's interval.
+  uint64_t out_lo() const { return m_lo; }
+  uint64_t out_hi() const { return m_hi; }
+  bool has_unit() const { return m_unit; }
+  // The unit handed the request on (decisions now look at the output address).
+  bool after_unit() const { return m_unit_out; }
+  unsigned unit_hops() const { return m_unit_hops; }
   Dram* dram() const { return m_dram; }
   HopId delivered_at() const { return m_dram_hop; }
   const RouteStep* steps() const { return m_steps.data(); }
@@ -164,7 +218,10 @@ class RouteRecorder {
   uint64_t m_len;
   uint64_t m_generation;
   uint64_t m_lo = 0, m_hi = ~uint64_t{0};
+  uint64_t m_pre_lo = 0, m_pre_hi = ~uint64_t{0};  // the request's interval once a unit handed it on
   bool m_ok = true;
+  bool m_unit = false, m_unit_out = false, m_awaiting_unit = false;
+  unsigned m_unit_hops = 0;
   Dram* m_dram = nullptr;
   HopId m_dram_hop = kNoHop;
   unsigned m_count = 0;
@@ -177,6 +234,13 @@ struct CachedRoute {
   uint32_t key = 0;         // RouteCache::key()
   uint64_t lo = 0, hi = 0;  // the whole request [addr, addr + len) must lie inside [lo, hi]
   std::vector<RouteStep> steps;
+  // Through a remapping unit: steps[unit_step] is the Unit step, steps[memory_step] the DRAM
+  // access; the translated request must lie inside [out_lo, out_hi] for the cached steps after
+  // the unit to apply. unit_hops: hops recorded before the unit's own.
+  bool has_unit = false;
+  unsigned unit_step = 0, memory_step = 0;
+  uint64_t out_lo = 0, out_hi = 0;
+  uint8_t unit_hops = 0;
   Dram* dram = nullptr;
   HopId delivered_at = kNoHop;
   std::array<HopId, kMaxHops> hops{};
@@ -227,16 +291,21 @@ class RouteCache {
   void replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
 
   void clear() { m_routes.clear(); }
+  const std::vector<CachedRoute>& routes() const { return m_routes; }
   size_t size() const { return m_routes.size(); }
-  // Statistics: DMAs served from the cache, routes stored.
+  // Statistics: DMAs served from the cache, routes stored, replays through a unit whose outcome
+  // left the cached route after the unit (fault, output elsewhere, ...: continued as the full path).
   uint64_t hits() const { return m_hits; }
   uint64_t fills() const { return m_fills; }
+  uint64_t unit_departures() const { return m_unit_departures; }
 
  private:
+  void replay_through_unit(const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
+                           sc_core::sc_time& delay);
   std::vector<CachedRoute> m_routes;
   unsigned m_next_victim = 0;
   bool m_enabled = true;
-  uint64_t m_hits = 0, m_fills = 0;
+  uint64_t m_hits = 0, m_fills = 0, m_unit_departures = 0;
 };
 
 }  // namespace pciesim

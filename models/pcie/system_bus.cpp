@@ -73,8 +73,9 @@ void SystemBus::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core:
 }
 
 void SystemBus::note_dram_route(int in_index, const tlm::tlm_generic_payload& gp, RouteRecorder& rec) const {
-  // A remapping unit handing its output on: not cacheable for now (route_cache.h).
-  if (in_index >= int(m_from_unit.size()) || m_from_unit[in_index]) rec.uncacheable();
+  // From a remapping unit's socket exactly when the recorder saw the unit hand the request on
+  // (route_cache.h): the decisions below then look at the translated address.
+  if (in_index >= int(m_from_unit.size()) || m_from_unit[in_index] != rec.after_unit()) rec.uncacheable();
   // target_for(): inside DRAM, and outside every other target's ranges.
   rec.within(m_dram_range.base, m_dram_range.size);
   for (size_t i = 1; i < m_targets.size(); ++i)

@@ -488,8 +488,10 @@ TEST_F(Twins, AWindowOverDramTakesItsAddressesAwayFromTheCachedRoute) {
   expect_same_links("after the window changes");
 }
 
-// A remapping unit on the way: the route depends on its tables, so it is never cached (until
-// IOTLB-hit fast paths exist). A stand-in unit that passes everything through shows it.
+// A module on the root complex's upstream path that is not a remapping unit recording itself as a
+// step of the route (route_cache.h, RouteTranslator): the route is never cached. A stand-in
+// module that passes everything through shows it. (Routes through real remapping units are
+// cached: tests/iommu/unit_route_cache_test.cpp.)
 namespace {
 class PassThroughUnit : public sc_core::sc_module {
  public:
@@ -508,7 +510,7 @@ class PassThroughUnit : public sc_core::sc_module {
 };
 }  // namespace
 
-TEST(RouteCache, RoutesThroughARemappingUnitAreNotCached) {
+TEST(RouteCache, RoutesThroughAnUpstreamModuleThatDoesNotRecordAreNotCached) {
   Fabric f(topo::load_topology_string(twin_topology(), "twins.yaml"));
   RootComplex& rc = *f.root_complex(0);
   PassThroughUnit unit("unit", rc);
