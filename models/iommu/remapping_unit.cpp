@@ -82,7 +82,24 @@ namespace {
 class CacheHooks : public TranslationCache {
  public:
   explicit CacheHooks(VtdCaches& c) : m_c(c) {}
-  const ContextEntry* find_context(uint16_t sid) override { return m_c.lookup_context(sid); }
+  // The unit's hit probe already looked these up: the pipeline's first lookups get the same
+  // answers without touching the caches again, so no lookup is counted twice.
+  void prime_context(uint16_t sid, const ContextEntry* c) {
+    m_primed_context = true;
+    m_sid = sid;
+    m_context = c;
+  }
+  void prime_iotlb(const IotlbEntry* e) {
+    m_primed_iotlb = true;
+    m_iotlb = e;
+  }
+  const ContextEntry* find_context(uint16_t sid) override {
+    if (m_primed_context && sid == m_sid) {
+      m_primed_context = false;
+      return m_context;
+    }
+    return m_c.lookup_context(sid);
+  }
   void store_context(uint16_t sid, const ContextEntry& e) override {
     if (e.present) m_c.fill_context(sid, e);
   }
@@ -91,7 +108,8 @@ class CacheHooks : public TranslationCache {
     if (e.present) m_c.fill_pasid(sid, pasid, e);
   }
   bool find_translation(uint16_t did, uint32_t pasid, uint64_t addr, Translation& out) override {
-    const IotlbEntry* e = m_c.lookup_iotlb(did, pasid, addr);
+    const IotlbEntry* e = m_primed_iotlb ? m_iotlb : m_c.lookup_iotlb(did, pasid, addr);
+    m_primed_iotlb = false;
     if (!e) return false;
     out = Translation{};
     out.output = e->translate(addr);
@@ -120,6 +138,10 @@ class CacheHooks : public TranslationCache {
 
  private:
   VtdCaches& m_c;
+  bool m_primed_context = false, m_primed_iotlb = false;
+  uint16_t m_sid = 0;
+  const ContextEntry* m_context = nullptr;
+  const IotlbEntry* m_iotlb = nullptr;
 };
 }  // namespace
 
@@ -127,11 +149,33 @@ Translation RemappingUnit::translate_cached(const Request& req, sc_core::sc_time
   const RootTablePointer rt = m_regs->root_table();
   const uint64_t rtaddr = rt.address | (uint64_t{rt.ttm} << 10);
   CacheHooks hooks(m_caches);
+  delay += m_timing.iotlb_hit;
+  // The common case first: a legacy-mode untranslated request whose context and translation are
+  // cached. The same lookups and the same result as translate() with the hooks (walk.cpp
+  // translate_legacy / cached_second_level), without the pipeline around them.
+  if (!rt.scalable() && !req.has_pasid && req.at == AddressType::Untranslated) {
+    const uint16_t sid = req.source.raw();
+    const ContextEntry* c = m_caches.lookup_context(sid);
+    hooks.prime_context(sid, c);
+    if (c && !c->scalable && c->tt != 2) {
+      const IotlbEntry* e = m_caches.lookup_iotlb(c->did, kNoPasid, req.addr);
+      hooks.prime_iotlb(e);
+      if (e && (req.write ? e->rights.write : e->rights.read)) {
+        Translation t;
+        t.output = e->translate(req.addr);
+        t.page_size = e->page_size;
+        t.rights = e->rights;
+        t.snoop = e->snoop;
+        t.pass_through = e->pass_through;
+        t.domain_id = c->did;
+        return t;
+      }
+    }
+  }
   Translation t = translate(m_memory, rtaddr, m_caps, req, &hooks);
+  if (t.memory_reads == 0) return t;  // everything it needed was cached
   if (m_walker_free.size() != std::max(1u, m_timing.page_walkers))  // timing() changed the pool
     m_walker_free.assign(std::max(1u, m_timing.page_walkers), sc_core::SC_ZERO_TIME);
-  delay += m_timing.iotlb_hit;
-  if (t.memory_reads == 0) return t;  // everything it needed was cached
   // A miss: the walk waits for a free page walker, then reads its table entries from DRAM.
   const sc_core::sc_time arrival = sc_core::sc_time_stamp() + delay;
   auto walker = std::min_element(m_walker_free.begin(), m_walker_free.end());
