@@ -116,6 +116,9 @@ int run_route(const RouteArgs& a) {
                 << ext.iommu_output << std::dec << " (domain " << ext.iommu_domain << ")\n";
   }
   std::cout << "verdict: " << verdict_text(ext) << "\n";
+  if (v.outcome == Outcome::UnsupportedRequest && ext.hop_count == 1 && !src.fn->bus_master())
+    std::cout << "(Bus Master Enable is clear on " << describe(src)
+              << ": a function may not issue memory requests, PCIe 7.5.1.1.3)\n";
   if (ok) {
     std::cout << "latency: " << std::fixed << std::setprecision(1) << delay.to_seconds() * 1e9 << " ns";
     if (ext.hop_count == 1) std::cout << " (routed inside the device: no link crossed; device-internal time is not modelled)";
