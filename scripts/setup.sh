@@ -12,9 +12,10 @@ preset=default
 # Why each package: compiler and build (build-essential cmake pkg-config ccache), the models
 # (libsystemc-dev: SystemC 2.3 / TLM-2.0; libboost-graph-dev: topology graph), input/output
 # (libyaml-cpp-dev, nlohmann-json3-dev, libcli11-dev), tests and benchmarks (libgtest-dev,
-# libbenchmark-dev), drawings (graphviz), lspci names (pci.ids).
+# libbenchmark-dev), drawings (graphviz), lspci names (pci.ids), and the real lspci that the
+# lspci-format tests compare our output with (pciutils).
 packages=(build-essential cmake pkg-config ccache libsystemc-dev libboost-graph-dev libyaml-cpp-dev
-          nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev graphviz pci.ids)
+          nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev graphviz pci.ids pciutils)
 
 missing=()
 for p in "${packages[@]}"; do
