@@ -143,16 +143,25 @@ class SetAssocCache {
     if (m_sets == 0) return r;
     const size_t set = set_of(tag);
     const size_t base = set * m_ways;
-    int way = find_way(set, tag);
-    if (way >= 0) {
-      r.updated = true;
-      m_outputs[base + static_cast<unsigned>(way)] = output;
-      touch(set, static_cast<unsigned>(way));
-      return r;
+    // One pass over the set: the tag's way if it is cached, else the first invalid way.
+    const uint32_t* gen = m_gen.data() + base;
+    const Tag* tags = m_tags.data() + base;
+    unsigned invalid = m_ways;
+    for (unsigned w = 0; w < m_ways; ++w) {
+      if (gen[w] != m_generation) {
+        if (invalid == m_ways) invalid = w;
+      } else if (tags[w] == tag) {
+        r.updated = true;
+        m_outputs[base + w] = output;
+        touch(set, w);
+        return r;
+      }
     }
-    const unsigned victim = choose_victim(set);
+    // An invalid way if the set has one, else the policy's victim (every way is valid).
+    const bool full = invalid == m_ways;
+    const unsigned victim = full ? policy_victim(set) : invalid;
     const size_t i = base + victim;
-    if (m_gen[i] == m_generation) {
+    if (full) {
       r.evicted = true;
       r.victim = m_tags[i];
       ++m_stats.evictions;
@@ -316,12 +325,9 @@ class SetAssocCache {
     }
   }
 
-  // An invalid way if the set has one, else the policy's victim.
-  unsigned choose_victim(size_t set) {
+  // The policy's victim in a set whose ways are all valid.
+  unsigned policy_victim(size_t set) {
     const size_t base = set * m_ways;
-    for (unsigned w = 0; w < m_ways; ++w) {
-      if (m_gen[base + w] != m_generation) return w;
-    }
     switch (m_config.policy) {
       case ReplacementPolicy::Lru:
       case ReplacementPolicy::Fifo: {

@@ -15,17 +15,23 @@ Dram::Dram(sc_core::sc_module_name name, uint64_t base, uint64_t size, sc_core::
 }
 
 uint8_t* Dram::find_page(uint64_t key) const {
+  if (key == m_read_key) return m_read_page;
   if (key == m_last_key) return m_last_page;
   auto it = m_pages.find(key);
   if (it == m_pages.end()) return nullptr;
-  m_last_key = key;
-  m_last_page = it->second.get();
-  return m_last_page;
+  m_read_key = key;
+  m_read_page = it->second.get();
+  return m_read_page;
 }
 
 uint8_t* Dram::page(uint64_t offset, bool allocate) {
   const uint64_t key = offset / kPageSize;
-  if (uint8_t* p = find_page(key)) return p;
+  if (key == m_last_key) return m_last_page;
+  if (auto it = m_pages.find(key); it != m_pages.end()) {
+    m_last_key = key;
+    m_last_page = it->second.get();
+    return m_last_page;
+  }
   if (!allocate) return nullptr;
   auto mem = std::make_unique<uint8_t[]>(kPageSize);  // value-initialised: zero
   uint8_t* p = mem.get();

@@ -38,11 +38,17 @@ class Dram : public sc_core::sc_module {
   // (models/pcie/route_cache.h), DMI-like. Hits on the last page touched are a compare and a copy.
   void direct_access(bool is_write, uint64_t addr, uint8_t* data, unsigned len) {
     const uint64_t off = addr - m_base;
-    if (m_last_page && off / kPageSize == m_last_key && (off + len - 1) / kPageSize == m_last_key) {
-      uint8_t* p = m_last_page + off % kPageSize;
-      if (is_write) std::memcpy(p, data, len);
-      else std::memcpy(data, p, len);
-    } else if (is_write) {
+    const uint64_t key = off / kPageSize;
+    if (is_write ? (m_last_page && key == m_last_key) : (m_read_page && key == m_read_key)) {
+      if ((off + len - 1) / kPageSize == key) {
+        uint8_t* p = (is_write ? m_last_page : m_read_page) + off % kPageSize;
+        if (is_write) std::memcpy(p, data, len);
+        else std::memcpy(data, p, len);
+        ++(is_write ? m_writes : m_reads);
+        return;
+      }
+    }
+    if (is_write) {
       write(addr, data, len);
     } else {
       read(addr, data, len);
@@ -63,7 +69,7 @@ class Dram : public sc_core::sc_module {
   unsigned transport_dbg(tlm::tlm_generic_payload& gp);
   bool get_direct_mem_ptr(tlm::tlm_generic_payload& gp, tlm::tlm_dmi& dmi);
   uint8_t* page(uint64_t offset, bool allocate);
-  uint8_t* find_page(uint64_t key) const;  // nullptr when never written
+  uint8_t* find_page(uint64_t key) const;  // for reads; nullptr when never written
   bool in_range(uint64_t addr, uint64_t len) const {
     return addr >= m_base && len <= m_size && addr - m_base <= m_size - len;
   }
@@ -71,10 +77,14 @@ class Dram : public sc_core::sc_module {
   uint64_t m_base, m_size;
   sc_core::sc_time m_latency;
   mutable std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> m_pages;
-  // The last page found or allocated (pages are never freed, so the pointer stays valid): DMA
-  // streams through a page before moving on.
+  // The last page written and the last page read (pages are never freed, so the pointers stay
+  // valid): DMA streams through a page before moving on. Reads and writes keep one each, so a
+  // remapping unit reading its tables between DMA writes does not evict the data page. Only
+  // pages that exist are remembered: a read of an unallocated page always asks the map.
   mutable uint64_t m_last_key = ~uint64_t{0};
   mutable uint8_t* m_last_page = nullptr;
+  mutable uint64_t m_read_key = ~uint64_t{0};
+  mutable uint8_t* m_read_page = nullptr;
   uint64_t m_reads = 0, m_writes = 0;
 };
 

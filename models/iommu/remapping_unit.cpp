@@ -177,7 +177,7 @@ Translation RemappingUnit::translate_cached(const Request& req, sc_core::sc_time
   if (m_walker_free.size() != std::max(1u, m_timing.page_walkers))  // timing() changed the pool
     m_walker_free.assign(std::max(1u, m_timing.page_walkers), sc_core::SC_ZERO_TIME);
   // A miss: the walk waits for a free page walker, then reads its table entries from DRAM.
-  const sc_core::sc_time arrival = sc_core::sc_time_stamp() + delay;
+  const sc_core::sc_time arrival = sc_core::sc_get_curr_simcontext()->time_stamp() + delay;  // sc_time_stamp(), inline
   auto walker = std::min_element(m_walker_free.begin(), m_walker_free.end());
   const sc_core::sc_time start = std::max(arrival, *walker);
   *walker = start + walker_busy(t.memory_reads);

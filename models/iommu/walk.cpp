@@ -25,11 +25,11 @@ Translation pass_through(Translation t, uint64_t addr) {
 }
 
 // Adds what the earlier stages did (reads, domain) to a walk's result and applies FPD.
-Translation finish_walk(Translation w, const Translation& before, bool fpd) {
+void finish_walk(Translation& w, const Translation& before, bool fpd) {
   w.memory_reads += before.memory_reads;
   w.domain_id = before.domain_id;
   w.snoop = w.snoop || before.snoop;
-  return w.ok() ? w : with_fault(w, w.fault, fpd);
+  if (!w.ok()) w.fault_suppressed = fpd && is_qualified(w.fault);  // with_fault(w, w.fault, fpd)
 }
 
 }  // namespace
@@ -319,7 +319,7 @@ bool usable(const Translation& cached, const Request& req) {
 
 // Second-level walk through the paging-structure caches and IOTLB of `cache` (if any).
 Translation cached_second_level(const MemReader& mem, const Capabilities& caps, const Request& req, uint16_t did,
-                                uint32_t pasid, uint64_t root, int levels, bool scalable, Translation t, bool fpd,
+                                uint32_t pasid, uint64_t root, int levels, bool scalable, const Translation& t, bool fpd,
                                 TranslationCache* cache) {
   Translation hit;
   if (cache && cache->find_translation(did, pasid, req.addr, hit) && usable(hit, req)) {
@@ -333,7 +333,7 @@ Translation cached_second_level(const MemReader& mem, const Capabilities& caps, 
   WalkTrace trace;
   const WalkStart start = cache ? cache->find_walk_start(did, pasid, req.addr, levels) : WalkStart{};
   Translation w = walk_second_level(mem, root, levels, req.addr, req.write, o, &trace, start);
-  w = finish_walk(w, t, fpd);
+  finish_walk(w, t, fpd);
   if (cache && w.ok()) {
     cache->store_walk(did, pasid, req.addr, trace, levels);
     if (w.rights.read || w.rights.write) cache->store_translation(did, pasid, req.addr, w);
@@ -409,7 +409,7 @@ Translation translate_scalable(const MemReader& mem, const Capabilities& caps, c
     default:
       return with_fault(t, FR::SmPasidEntryInvalid, fpd);  // check_pasid_entry admits 1..4 only
   }
-  w = finish_walk(w, t, fpd);
+  finish_walk(w, t, fpd);
   // VT-d 3.15: DMA must not be translated into the interrupt address range.
   if (w.ok() && (w.rights.read || w.rights.write) && in_interrupt_range(w.output))
     return with_fault(w, FR::SmOutputInInterruptRange, fpd);
