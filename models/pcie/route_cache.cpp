@@ -180,73 +180,6 @@ bool RouteCache::store(uint32_t key, const RouteRecorder& rec, const tlm::tlm_ge
   return true;
 }
 
-void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
-                        sc_core::sc_time& delay) {
-  if (route.has_unit) {
-    replay_through_unit(route, gp, ext, delay);
-    return;
-  }
-  ++m_hits;
-  // Component::forward turns the TLM delay into absolute time around each link and back; no
-  // simulated time passes inside b_transport, so one `now` serves the whole route and the
-  // integer arithmetic gives the same values.
-  const sc_core::sc_time now = sc_core::sc_get_curr_simcontext()->time_stamp();  // sc_time_stamp(), inline
-  sc_core::sc_time head = now + delay;
-  sc_core::sc_time tail = ext.tail;  // a local: it stays in a register across the links' stores
-  const TlpKind kind = ext.kind;
-  const uint64_t addr = gp.get_address();
-  const unsigned len = gp.get_data_length();
-  for (const RouteStep& s : route.steps) {
-    head += s.latency;
-    if (s.op == RouteOp::LinkRequest) {  // most steps: keep them off the jump table
-      s.link->carry_request(s.dir, kind, addr, len, head, tail);
-      continue;
-    }
-    switch (s.op) {
-      case RouteOp::LinkRequest:
-        s.link->carry_request(s.dir, kind, addr, len, head, tail);
-        break;
-      case RouteOp::LinkCompletions:
-        s.link->carry_completions(s.dir, addr, s.with_data ? len : 0, head, tail);
-        break;
-      case RouteOp::Latency:
-        break;
-      case RouteOp::PciBusTime:
-        head += PciBridge::bus_time(false, len);
-        break;
-      case RouteOp::ConsumeBurst:
-        head += tail;
-        tail = sc_core::SC_ZERO_TIME;
-        break;
-      case RouteOp::SetRequester:
-        ext.requester = s.requester;
-        break;
-      case RouteOp::Unit:  // never in a route without a unit
-        break;
-      case RouteOp::Memory:  // Dram::b_transport on an access the route guarantees in range
-        if (s.consume_first) {
-          head += tail;
-          tail = sc_core::SC_ZERO_TIME;
-        }
-        route.dram->direct_access(gp.is_write(), addr, gp.get_data_ptr(), len);
-        head += route.dram->latency();
-        gp.set_dmi_allowed(true);
-        gp.set_response_status(tlm::TLM_OK_RESPONSE);
-        break;
-    }
-  }
-  ext.deliver(route.delivered_at);  // SystemBus, once DRAM answered OK
-  // Endpoint::dma: the last completion (or the posted write's last byte) has landed.
-  head += tail;
-  ext.tail = sc_core::SC_ZERO_TIME;
-  delay = head - now;
-  if (ext.record_path) {
-    std::copy(route.hops.begin(), route.hops.begin() + route.hop_count, ext.hops.begin());
-    ext.hop_count = route.hop_count;
-    ext.hops_truncated = route.hops_truncated;
-  }
-}
-
 namespace {
 // One non-Unit step of a route: the operations RouteCache::replay's loop does, with the DRAM at
 // `mem_addr` (the translated address after a unit) and completions carrying data only when
@@ -255,6 +188,10 @@ inline void run_step(const RouteStep& s, const CachedRoute& route, tlm::tlm_gene
                      TlpKind kind, uint64_t addr, uint64_t mem_addr, unsigned len, bool data_ok,
                      sc_core::sc_time& head, sc_core::sc_time& tail) {
   head += s.latency;
+  if (s.op == RouteOp::LinkRequest) {  // most steps: keep them off the jump table
+    s.link->carry_request(s.dir, kind, addr, len, head, tail);
+    return;
+  }
   switch (s.op) {
     case RouteOp::LinkRequest:
       s.link->carry_request(s.dir, kind, addr, len, head, tail);
@@ -288,6 +225,36 @@ inline void run_step(const RouteStep& s, const CachedRoute& route, tlm::tlm_gene
   }
 }
 }  // namespace
+
+void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
+                        sc_core::sc_time& delay) {
+  if (route.has_unit) {
+    replay_through_unit(route, gp, ext, delay);
+    return;
+  }
+  ++m_hits;
+  // Component::forward turns the TLM delay into absolute time around each link and back; no
+  // simulated time passes inside b_transport, so one `now` serves the whole route and the
+  // integer arithmetic gives the same values.
+  const sc_core::sc_time now = sc_core::sc_get_curr_simcontext()->time_stamp();  // sc_time_stamp(), inline
+  sc_core::sc_time head = now + delay;
+  sc_core::sc_time tail = ext.tail;  // a local: it stays in a register across the links' stores
+  const TlpKind kind = ext.kind;
+  const uint64_t addr = gp.get_address();
+  const unsigned len = gp.get_data_length();
+  for (const RouteStep& s : route.steps) run_step(s, route, gp, ext, kind, addr, addr, len, true, head, tail);
+  ext.deliver(route.delivered_at);  // SystemBus, once DRAM answered OK
+  // Endpoint::dma: the last completion (or the posted write's last byte) has landed.
+  head += tail;
+  ext.tail = sc_core::SC_ZERO_TIME;
+  delay = head - now;
+  if (ext.record_path) {
+    std::copy(route.hops.begin(), route.hops.begin() + route.hop_count, ext.hops.begin());
+    ext.hop_count = route.hop_count;
+    ext.hops_truncated = route.hops_truncated;
+  }
+}
+
 
 void RouteCache::replay_through_unit(const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
                                      sc_core::sc_time& delay) {
