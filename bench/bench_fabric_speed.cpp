@@ -54,45 +54,6 @@ constexpr uint64_t kDramBase = 0x1'0000'0000ull;  // DRAM at 4 GiB, as in bench_
 constexpr int kBareHops = 4;
 
 
-// rc0 - rp0 - sw0 - sw0-dp0 - sw1 - sw1-dp0 - ep0, Gen4 x16 throughout, no ACS bits set.
-constexpr const char* kTopology = R"(
-name: fabric-speed
-memory: {base: 0x100000000, size: 4GiB}
-root_complexes:
-  - name: rc0
-    ecam:   {base: 0xe0000000, size: 256MiB}
-    mmio32: {base: 0xc0000000, size: 512MiB}
-    mmio64: {base: 0x10000000000, size: 256GiB}
-    io: none
-    root_ports:
-      - name: rp0
-        link: {gen: 4, width: 16}
-        acs: {capability: all, control: none}
-        below:
-          switch:
-            name: sw0
-            ports:
-              - name: sw0-dp0
-                link: {gen: 4, width: 16}
-                acs: {capability: all, control: none}
-                below:
-                  switch:
-                    name: sw1
-                    ports:
-                      - name: sw1-dp0
-                        link: {gen: 4, width: 16}
-                        acs: {capability: all, control: none}
-                        below:
-                          endpoint:
-                            name: ep0
-                            functions: [{bars: [{index: 0, size: 16KiB, type: mem64}]}]
-                      - name: sw1-dp1
-                        link: {gen: 4, width: 16}
-                        below:
-                          endpoint:
-                            name: ep1
-                            functions: [{bars: [{index: 0, size: 16KiB, type: mem64}]}]
-)";
 
 // What one batch left behind, for the report.
 // The one design of this process: the fabric plus the bare chain, elaborated together.
@@ -103,7 +64,7 @@ struct Design {
   std::vector<std::unique_ptr<BareHop>> hops;
   BareMemory bare_memory{"bare_memory", sc_time(kBareMemoryNs, SC_NS)};
 
-  Design() : fabric(topo::load_topology_string(kTopology, "fabric-speed.yaml")) {
+  Design() : fabric(topo::load_topology_string(two_switch_topology("fabric-speed", false), "fabric-speed.yaml")) {
     for (int i = 0; i < kBareHops; ++i)
       hops.push_back(std::make_unique<BareHop>(("bare_hop" + std::to_string(i)).c_str(), sc_time(kBareHopNs, SC_NS)));
     bare_initiator.out.bind(hops.front()->in);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <systemc>
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
@@ -193,5 +194,48 @@ class BareInitiator : public sc_core::sc_module {
   sc_core::sc_event m_go;
   BatchStats m_stats;
 };
+
+// The speed benchmarks' machine: rc0 - rp0 - sw0 - sw0-dp0 - sw1 - sw1-dp0 - ep0, Gen4 x16
+// throughout, ACS implemented and off; with `unit`, one server-class remapping unit covering it.
+inline std::string two_switch_topology(const std::string& name, bool unit) {
+  std::string yaml = "name: " + name + "\n" + R"(memory: {base: 0x100000000, size: 4GiB}
+root_complexes:
+  - name: rc0
+    ecam:   {base: 0xe0000000, size: 256MiB}
+    mmio32: {base: 0xc0000000, size: 512MiB}
+    mmio64: {base: 0x10000000000, size: 256GiB}
+    io: none
+    root_ports:
+      - name: rp0
+        link: {gen: 4, width: 16}
+        acs: {capability: all, control: none}
+        below:
+          switch:
+            name: sw0
+            ports:
+              - name: sw0-dp0
+                link: {gen: 4, width: 16}
+                acs: {capability: all, control: none}
+                below:
+                  switch:
+                    name: sw1
+                    ports:
+                      - name: sw1-dp0
+                        link: {gen: 4, width: 16}
+                        acs: {capability: all, control: none}
+                        below:
+                          endpoint:
+                            name: ep0
+                            functions: [{bars: [{index: 0, size: 16KiB, type: mem64}]}]
+                      - name: sw1-dp1
+                        link: {gen: 4, width: 16}
+                        below:
+                          endpoint:
+                            name: ep1
+                            functions: [{bars: [{index: 0, size: 16KiB, type: mem64}]}]
+)";
+  if (unit) yaml += "iommus:\n  - name: dmar0\n    preset: server\n    include_all: true\n";
+  return yaml;
+}
 
 }  // namespace pciesim::bench
