@@ -224,6 +224,22 @@ inline void run_step(const RouteStep& s, const CachedRoute& route, tlm::tlm_gene
       break;
   }
 }
+
+// The end of a route that reached DRAM: SystemBus delivers once DRAM answered OK, Endpoint::dma
+// folds the burst's tail in (the last completion, or a posted write's last byte, has landed),
+// and the recorded hops are the transaction's path.
+inline void finish_at_dram(const CachedRoute& route, PcieExtension& ext, sc_core::sc_time head,
+                           sc_core::sc_time tail, sc_core::sc_time now, sc_core::sc_time& delay) {
+  ext.deliver(route.delivered_at);
+  head += tail;
+  ext.tail = sc_core::SC_ZERO_TIME;
+  delay = head - now;
+  if (ext.record_path) {
+    std::copy(route.hops.begin(), route.hops.begin() + route.hop_count, ext.hops.begin());
+    ext.hop_count = route.hop_count;
+    ext.hops_truncated = route.hops_truncated;
+  }
+}
 }  // namespace
 
 void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
@@ -243,16 +259,7 @@ void RouteCache::replay(const CachedRoute& route, tlm::tlm_generic_payload& gp, 
   const uint64_t addr = gp.get_address();
   const unsigned len = gp.get_data_length();
   for (const RouteStep& s : route.steps) run_step(s, route, gp, ext, kind, addr, addr, len, true, head, tail);
-  ext.deliver(route.delivered_at);  // SystemBus, once DRAM answered OK
-  // Endpoint::dma: the last completion (or the posted write's last byte) has landed.
-  head += tail;
-  ext.tail = sc_core::SC_ZERO_TIME;
-  delay = head - now;
-  if (ext.record_path) {
-    std::copy(route.hops.begin(), route.hops.begin() + route.hop_count, ext.hops.begin());
-    ext.hop_count = route.hop_count;
-    ext.hops_truncated = route.hops_truncated;
-  }
+  finish_at_dram(route, ext, head, tail, now, delay);
 }
 
 
@@ -287,15 +294,7 @@ void RouteCache::replay_through_unit(const CachedRoute& route, tlm::tlm_generic_
     // The host bus sends the translated request to DRAM: the cached steps, on the output address.
     for (unsigned i = route.unit_step + 1; i < count; ++i)
       run_step(steps[i], route, gp, ext, kind, addr, output, len, true, head, tail);
-    ext.deliver(route.delivered_at);  // SystemBus, once DRAM answered OK
-    head += tail;                     // Endpoint::issue: the burst has landed
-    ext.tail = sc_core::SC_ZERO_TIME;
-    delay = head - now;
-    if (ext.record_path) {
-      std::copy(route.hops.begin(), route.hops.begin() + route.hop_count, ext.hops.begin());
-      ext.hop_count = route.hop_count;
-      ext.hops_truncated = route.hops_truncated;
-    }
+    finish_at_dram(route, ext, head, tail, now, delay);
     return;
   }
   // The full path from the unit on: whatever the unit did, then the way back.
