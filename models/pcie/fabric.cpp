@@ -130,8 +130,18 @@ Link* Fabric::make_link(const topo::LinkSpec& spec) {
   return m_links.back().get();
 }
 
-void Fabric::add_info(FunctionInfo info) {
+FunctionInfo& Fabric::add_info(PciFunction* fn, FunctionRole role, int segment, const std::string& component,
+                               PciFunction* parent, const topo::LinkSpec* link, const topo::SourceLoc& loc) {
+  FunctionInfo info;
+  info.fn = fn;
+  info.role = role;
+  info.segment = segment;
+  info.component = component;
+  info.parent = parent;
+  info.link = link;
+  info.loc = loc;
   m_functions.push_back(std::move(info));
+  return m_functions.back();
 }
 
 void Fabric::build_root_complex(const topo::RootComplexSpec& spec) {
@@ -142,17 +152,11 @@ void Fabric::build_root_complex(const topo::RootComplexSpec& spec) {
   m_bus->add_root_complex(rc);
   for (size_t i = 0; i < spec.root_ports.size(); ++i) {
     const topo::DownstreamPortSpec& rp = spec.root_ports[i];
-    FunctionInfo info;
-    info.fn = &rc.root_port(i);
-    info.role = FunctionRole::RootPort;
-    info.segment = spec.segment;
-    info.component = spec.name;
+    PciFunction* fn = &rc.root_port(i);
+    FunctionInfo& info = add_info(fn, FunctionRole::RootPort, spec.segment, spec.name, nullptr, &rp.link, rp.loc);
     info.function_number = static_cast<unsigned>(rp.function);
-    info.link = &rp.link;
     info.acs = &rp.acs;
-    info.loc = rp.loc;
-    add_info(info);
-    if (rp.child) build_below(*rp.child, rc, rc.root_port_component_port(i), info.fn, rp.link, spec.segment);
+    if (rp.child) build_below(*rp.child, rc, rc.root_port_component_port(i), fn, rp.link, spec.segment);
   }
   for (const topo::EndpointSpec& ep : spec.integrated) {
     Endpoint& e = build_endpoint(ep, FunctionRole::Integrated, nullptr, nullptr, spec.segment);
@@ -167,18 +171,12 @@ Endpoint& Fabric::build_endpoint(const topo::EndpointSpec& spec, FunctionRole ro
   Endpoint& ep = *ep_owned;
   m_components.push_back(std::move(ep_owned));
   for (size_t i = 0; i < spec.functions.size(); ++i) {
-    FunctionInfo info;
-    info.fn = ep.function(spec.functions[i].function);
-    info.role = role;
-    info.segment = segment;
-    info.component = spec.name;
+    const topo::FunctionSpec& f = spec.functions[i];
+    FunctionInfo& info = add_info(ep.function(f.function), role, segment, spec.name, parent, link,
+                                  f.loc.line ? f.loc : spec.loc);
     info.endpoint = &ep;
-    info.function_number = static_cast<unsigned>(spec.functions[i].function);
-    info.parent = parent;
-    info.link = link;
-    info.acs = &spec.functions[i].acs;
-    info.loc = spec.functions[i].loc.line ? spec.functions[i].loc : spec.loc;
-    add_info(info);
+    info.function_number = static_cast<unsigned>(f.function);
+    info.acs = &f.acs;
   }
   return ep;
 }
@@ -195,29 +193,15 @@ void Fabric::build_below(const topo::NodeSpec& node, Component& parent, int pare
     Switch& s = *sw_owned;
     m_components.push_back(std::move(sw_owned));
     Component::connect(parent, parent_port, s, Switch::kUpstreamPort, make_link(link));
-    FunctionInfo up;
-    up.fn = &s.upstream_function();
-    up.role = FunctionRole::SwitchUpstream;
-    up.segment = segment;
-    up.component = sw->name;
-    up.parent = parent_fn;
-    up.link = &link;
-    up.loc = sw->loc;
-    add_info(up);
+    PciFunction* up = &s.upstream_function();
+    add_info(up, FunctionRole::SwitchUpstream, segment, sw->name, parent_fn, &link, sw->loc);
     for (size_t i = 0; i < sw->ports.size(); ++i) {
       const topo::DownstreamPortSpec& dp = sw->ports[i];
-      FunctionInfo info;
-      info.fn = &s.downstream_function(i);
-      info.role = FunctionRole::SwitchDownstream;
-      info.segment = segment;
-      info.component = sw->name;
+      PciFunction* fn = &s.downstream_function(i);
+      FunctionInfo& info = add_info(fn, FunctionRole::SwitchDownstream, segment, sw->name, up, &dp.link, dp.loc);
       info.function_number = static_cast<unsigned>(dp.function);
-      info.parent = up.fn;
-      info.link = &dp.link;
       info.acs = &dp.acs;
-      info.loc = dp.loc;
-      add_info(info);
-      if (dp.child) build_below(*dp.child, s, static_cast<int>(i) + 1, info.fn, dp.link, segment);
+      if (dp.child) build_below(*dp.child, s, static_cast<int>(i) + 1, fn, dp.link, segment);
     }
     return;
   }
@@ -226,17 +210,10 @@ void Fabric::build_below(const topo::NodeSpec& node, Component& parent, int pare
   PciBridge& b = *br_owned;
   m_components.push_back(std::move(br_owned));
   Component::connect(parent, parent_port, b, PciBridge::kUpstreamPort, make_link(link));
-  FunctionInfo info;
-  info.fn = &b.bridge_function();
-  info.role = FunctionRole::PcieToPciBridge;
-  info.segment = segment;
-  info.component = br.name;
-  info.parent = parent_fn;
-  info.link = &link;
-  info.loc = br.loc;
-  add_info(info);
+  PciFunction* bridge = &b.bridge_function();
+  add_info(bridge, FunctionRole::PcieToPciBridge, segment, br.name, parent_fn, &link, br.loc);
   for (const topo::EndpointSpec& dev : br.devices) {
-    Endpoint& e = build_endpoint(dev, FunctionRole::Conventional, info.fn, nullptr, segment);
+    Endpoint& e = build_endpoint(dev, FunctionRole::Conventional, bridge, nullptr, segment);
     int port = b.attach_device(e);
     Component::connect(b, port, e, Endpoint::kUpstreamPort, nullptr);  // the shared PCI bus
   }

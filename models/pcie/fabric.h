@@ -122,7 +122,10 @@ class Fabric {
   Endpoint& build_endpoint(const topo::EndpointSpec& spec, FunctionRole role, PciFunction* parent,
                            const topo::LinkSpec* link, int segment);
   Link* make_link(const topo::LinkSpec& spec);
-  void add_info(FunctionInfo info);
+  // Records a function with the fields every role has; the caller adds the rest to the returned
+  // entry right away (later additions may move it).
+  FunctionInfo& add_info(PciFunction* fn, FunctionRole role, int segment, const std::string& component,
+                         PciFunction* parent, const topo::LinkSpec* link, const topo::SourceLoc& loc);
   void reindex();
 
   topo::TopologySpec m_spec;
