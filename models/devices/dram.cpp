@@ -2,10 +2,31 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
+#include <sys/mman.h>
 
 #include "pciesim/tlp.h"
 
 namespace pciesim {
+
+Dram::Chunk Dram::allocate_chunk() {
+  // Map twice the size and keep the aligned middle: mmap only promises page alignment.
+  const size_t span = 2 * kPageSize;
+  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  const auto base = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (base + kPageSize - 1) & ~uintptr_t(kPageSize - 1);
+  if (aligned > base) munmap(raw, aligned - base);
+  if (base + span > aligned + kPageSize) munmap(reinterpret_cast<void*>(aligned + kPageSize), base + span - aligned - kPageSize);
+#ifdef MADV_HUGEPAGE
+  madvise(reinterpret_cast<void*>(aligned), kPageSize, MADV_HUGEPAGE);  // advice only: failure is harmless
+#endif
+  return Chunk(reinterpret_cast<uint8_t*>(aligned));
+}
+
+void Dram::ChunkDeleter::operator()(uint8_t* p) const {
+  if (p) munmap(p, kPageSize);
+}
 
 Dram::Dram(sc_core::sc_module_name name, uint64_t base, uint64_t size, sc_core::sc_time latency)
     : sc_module(name), socket("socket"), m_base(base), m_size(size), m_latency(latency) {
@@ -33,7 +54,7 @@ uint8_t* Dram::page(uint64_t offset, bool allocate) {
     return m_last_page;
   }
   if (!allocate) return nullptr;
-  auto mem = std::make_unique<uint8_t[]>(kPageSize);  // value-initialised: zero
+  Chunk mem = allocate_chunk();  // anonymous memory: zero
   uint8_t* p = mem.get();
   m_pages.emplace(key, std::move(mem));
   m_last_key = key;

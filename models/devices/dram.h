@@ -76,7 +76,15 @@ class Dram : public sc_core::sc_module {
 
   uint64_t m_base, m_size;
   sc_core::sc_time m_latency;
-  mutable std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> m_pages;
+  // Backing chunks come from mmap, 2 MiB aligned and advised as transparent huge pages: a DMA
+  // stream or a page walk over a large working set then costs the host one TLB entry per chunk
+  // instead of 512 (the reason QEMU backs guest RAM the same way). Zero on first touch.
+  struct ChunkDeleter {
+    void operator()(uint8_t* p) const;
+  };
+  using Chunk = std::unique_ptr<uint8_t[], ChunkDeleter>;
+  static Chunk allocate_chunk();
+  mutable std::unordered_map<uint64_t, Chunk> m_pages;
   // The last page written and the last page read (pages are never freed, so the pointers stay
   // valid): DMA streams through a page before moving on. Reads and writes keep one each, so a
   // remapping unit reading its tables between DMA writes does not evict the data page. Only
