@@ -134,6 +134,31 @@ class SetAssocCache {
 
   bool contains(const Tag& tag) const { return peek(tag) != nullptr; }
 
+  // ---- repeating a lookup ---------------------------------------------------------------------
+  // A caller that looks the same tag up again and again (a DMA stream within one page) may
+  // remember where it was: slot_of() finds the slot without counting anything, and while
+  // changes() has not moved the slot still holds that tag, so hit_at(slot) is exactly lookup(tag)
+  // (one hit, the same replacement update) without the search, and count_miss() is a lookup of a
+  // tag that is not cached.
+
+  // Storage index of `tag`, or -1 when it is not cached. Counts nothing.
+  long slot_of(const Tag& tag) const {
+    if (m_sets == 0) return -1;
+    const size_t set = set_of(tag);
+    const int way = find_way(set, tag);
+    return way < 0 ? -1 : static_cast<long>(set * m_ways + static_cast<unsigned>(way));
+  }
+  const Output& hit_at(size_t slot) {
+    ++m_stats.hits;
+    if (m_config.policy == ReplacementPolicy::Lru) m_stamp[slot] = ++m_clock;
+    else touch(slot / m_ways, static_cast<unsigned>(slot % m_ways));
+    return m_outputs[slot];
+  }
+  void count_miss() { ++m_stats.misses; }
+  // Moves on every insert, invalidation, flush and reconfiguration (whether or not it changed
+  // anything); only ever grows.
+  uint64_t changes() const { return m_changes; }
+
   // ---- fill ---------------------------------------------------------------------------------
 
   // Caches `output` under `tag`: overwrites the entry if the tag is present, else fills an
@@ -141,6 +166,7 @@ class SetAssocCache {
   InsertResult insert(const Tag& tag, const Output& output) {
     InsertResult r;
     if (m_sets == 0) return r;
+    ++m_changes;
     const size_t set = set_of(tag);
     const size_t base = set * m_ways;
     // One pass over the set: the tag's way if it is cached, else the first invalid way.
@@ -182,6 +208,7 @@ class SetAssocCache {
     const size_t set = set_of(tag);
     const int way = find_way(set, tag);
     if (way < 0) return false;
+    ++m_changes;
     m_gen[set * m_ways + static_cast<unsigned>(way)] = kInvalid;
     ++m_stats.invalidations;
     return true;
@@ -190,6 +217,7 @@ class SetAssocCache {
   // Drops every valid entry whose tag satisfies pred(const Tag&). Returns how many.
   template <class Pred>
   size_t invalidate_if(Pred&& pred) {
+    ++m_changes;
     size_t n = 0;
     for (size_t i = 0; i < m_gen.size(); ++i) {
       if (m_gen[i] == m_generation && pred(static_cast<const Tag&>(m_tags[i]))) {
@@ -205,6 +233,7 @@ class SetAssocCache {
   // invalidation key lives in the output (e.g. a domain id read from the cached entry).
   template <class Pred>
   size_t invalidate_entries_if(Pred&& pred) {
+    ++m_changes;
     size_t n = 0;
     for (size_t i = 0; i < m_gen.size(); ++i) {
       if (m_gen[i] == m_generation &&
@@ -219,6 +248,7 @@ class SetAssocCache {
 
   // Invalidates everything in O(1): entries stamped with an older generation no longer match.
   void flush() {
+    ++m_changes;
     ++m_stats.flushes;
     if (++m_generation == kInvalid) {  // 2^32 flushes later: make old stamps unambiguous again
       std::fill(m_gen.begin(), m_gen.end(), kInvalid);
@@ -288,6 +318,7 @@ class SetAssocCache {
     m_stamp.assign(cap, 0);
     m_plru.assign(m_sets, 0);
     m_generation = 1;
+    ++m_changes;
     m_clock = 0;
     m_rng = m_config.seed ? m_config.seed : 0x9e37'79b9'7f4a'7c15ull;
     m_log2_ways = 0;
@@ -386,6 +417,7 @@ class SetAssocCache {
   unsigned m_log2_ways = 0;
   uint32_t m_generation = 1;
   uint64_t m_clock = 0;
+  uint64_t m_changes = 0;
   uint64_t m_rng = 0;
   std::vector<Tag> m_tags;         // tags, scanned on the hit path
   std::vector<uint32_t> m_gen;     // generation stamp per entry; != m_generation: invalid

@@ -155,10 +155,11 @@ Translation RemappingUnit::translate_cached(const Request& req, sc_core::sc_time
   // translate_legacy / cached_second_level), without the pipeline around them.
   if (!rt.scalable() && !req.has_pasid && req.at == AddressType::Untranslated) {
     const uint16_t sid = req.source.raw();
-    const ContextEntry* c = m_caches.lookup_context(sid);
+    const VtdCaches::LegacyLookup found = m_caches.lookup_legacy(sid, req.addr);
+    const ContextEntry* c = found.context;
     hooks.prime_context(sid, c);
     if (c && !c->scalable && c->tt != 2) {
-      const IotlbEntry* e = m_caches.lookup_iotlb(c->did, kNoPasid, req.addr);
+      const IotlbEntry* e = found.entry;
       hooks.prime_iotlb(e);
       if (e && (req.write ? e->rights.write : e->rights.read)) {
         Translation t;

@@ -50,6 +50,47 @@ const IotlbEntry* VtdCaches::lookup_iotlb(uint16_t did, uint32_t pasid, uint64_t
   return nullptr;
 }
 
+VtdCaches::LegacyLookup VtdCaches::repeat_last() {
+  LegacyLookup r;
+  r.context = &m_context.hit_at(m_last.context_slot);
+  for (unsigned s = 0; s < m_last.iotlb_size; ++s)
+    if (m_last.missed_sizes & (1u << s)) array_for(s).count_miss();
+  r.entry = &array_for(m_last.iotlb_size).hit_at(m_last.iotlb_slot);
+  ++m_iotlb_stats.hits;
+  return r;
+}
+
+VtdCaches::LegacyLookup VtdCaches::lookup_legacy_searching(uint16_t source_id, uint64_t iova) {
+  // lookup_context and lookup_iotlb as they are, finding slots first so the hit can be repeated.
+  LegacyLookup r;
+  m_last.valid = false;
+  const long cslot = m_context.slot_of(source_id);
+  if (cslot < 0) {
+    m_context.count_miss();
+    return r;
+  }
+  r.context = &m_context.hit_at(static_cast<size_t>(cslot));
+  if (r.context->scalable || r.context->tt == 2) return r;  // no IOTLB lookup for these
+  uint8_t missed = 0;
+  for (unsigned s = 0; s < 3; ++s) {
+    if (!m_iotlb_used[s]) continue;
+    Iotlb& array = array_for(s);
+    const long slot = array.slot_of(IotlbTag{iova >> kPageShift[s], kNoPasid, r.context->did, static_cast<uint8_t>(s)});
+    if (slot < 0) {
+      array.count_miss();
+      missed = static_cast<uint8_t>(missed | (1u << s));
+      continue;
+    }
+    r.entry = &array.hit_at(static_cast<size_t>(slot));
+    ++m_iotlb_stats.hits;
+    m_last = LastLegacyHit{true, source_id, iova >> 12, hit_path_changes(), static_cast<size_t>(cslot),
+                           static_cast<size_t>(slot), s, missed};
+    return r;
+  }
+  ++m_iotlb_stats.misses;
+  return r;
+}
+
 void VtdCaches::fill_iotlb(uint16_t did, uint32_t pasid, uint64_t iova, const IotlbEntry& entry) {
   const int s = size_index(entry.page_size);
   IotlbEntry e = entry;

@@ -194,6 +194,23 @@ class VtdCaches : public InvalidationTarget {
   // Caches a walk's leaf; entry.page_size (4 KiB / 2 MiB / 1 GiB) picks the array.
   void fill_iotlb(uint16_t did, uint32_t pasid, uint64_t iova, const IotlbEntry& entry);
 
+  // A legacy-mode request without PASID: lookup_context(source_id), then, when that context
+  // translates (legacy format, TT not pass-through), lookup_iotlb(its DID, kNoPasid, iova); the
+  // same statistics and replacement updates as those two calls. A request from the source of the
+  // previous call that hit both, to the same 4 KiB page, with no context or IOTLB entry inserted,
+  // invalidated or flushed since, repeats the two lookups from the remembered slots instead of
+  // searching: the DMA-stream case of the remapping unit's hit path.
+  struct LegacyLookup {
+    const CachedContext* context = nullptr;
+    const IotlbEntry* entry = nullptr;  // nullptr also when the context does not translate
+  };
+  LegacyLookup lookup_legacy(uint16_t source_id, uint64_t iova) {
+    if (m_last.valid && m_last.source_id == source_id && m_last.page == (iova >> 12) &&
+        m_last.changes == hit_path_changes())
+      return repeat_last();
+    return lookup_legacy_searching(source_id, iova);
+  }
+
   // Paging-structure caches (VT-d 6.2.4). lookup probes the deepest cached level first
   // (PDE, then PDPE, PML4E, PML5E) for a walk of `levels` levels (3, 4 or 5).
   PagingStructureHit lookup_paging_structure(uint16_t did, uint32_t pasid, uint64_t iova, int levels);
@@ -246,6 +263,24 @@ class VtdCaches : public InvalidationTarget {
   static uint16_t function_mask_bits(unsigned fm);
 
  private:
+  // What lookup_legacy remembers of the last request that hit both caches.
+  struct LastLegacyHit {
+    bool valid = false;
+    uint16_t source_id = 0;
+    uint64_t page = 0;           // iova >> 12
+    uint64_t changes = 0;        // hit_path_changes() then
+    size_t context_slot = 0;
+    size_t iotlb_slot = 0;
+    unsigned iotlb_size = 0;     // which array hit
+    uint8_t missed_sizes = 0;    // bit s: the size-s array was probed first and missed
+  };
+  uint64_t hit_path_changes() const {
+    // Every count only grows, so an unchanged sum means no cache on the hit path changed.
+    return m_context.changes() + m_iotlb[0].changes() + m_iotlb[1].changes() + m_iotlb[2].changes();
+  }
+  LegacyLookup repeat_last();
+  LegacyLookup lookup_legacy_searching(uint16_t source_id, uint64_t iova);
+
   Iotlb& array_for(unsigned size) { return m_iotlb[m_config.iotlb_combined ? 0 : size]; }
   const Iotlb& array_for(unsigned size) const { return m_iotlb[m_config.iotlb_combined ? 0 : size]; }
   void invalidate_iotlb_range(uint16_t did, bool match_pasid, uint32_t pasid, uint64_t first,
@@ -261,6 +296,7 @@ class VtdCaches : public InvalidationTarget {
   std::array<PagingStructureCache, 4> m_psc;  // index level - 2
   InterruptEntryCache m_iec;
   IotlbStats m_iotlb_stats;
+  LastLegacyHit m_last;
   DeviceTlbHandler m_device_tlb;
   uint64_t m_device_tlb_invalidations = 0;
 };

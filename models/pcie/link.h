@@ -40,6 +40,7 @@
 #include <type_traits>
 
 #include "pcie/link_constants.h"
+#include "pciesim/hot_inline.h"
 #include "pcie/topology/spec.h"
 #include "pciesim/tlp.h"
 
@@ -231,14 +232,14 @@ class Link {
   void transmit_burst(Direction& d, const BurstShape& shape, sc_core::sc_time& head, sc_core::sc_time& tail);
   // transmit_burst() of a one-TLP burst (the DMA fast path: most DMA is one TLP). Its readiness
   // is `head`: a single TLP ignores the input tail.
-  void transmit_one(Direction& d, uint64_t wire, uint64_t payload, sc_core::sc_time& head, sc_core::sc_time& tail) {
+  PCIESIM_HOT_INLINE void transmit_one(Direction& d, uint64_t wire, uint64_t payload, sc_core::sc_time& head, sc_core::sc_time& tail) {
     const double r = link_time::resolution_ps();
     if (r == 1.0) transmit_one_at<true>(d, wire, payload, head, tail, r);  // SystemC's default: 1 ps
     else transmit_one_at<false>(d, wire, payload, head, tail, r);
   }
   // `unit`: r == 1 ps, so conversions need neither the multiplication nor the division.
   template <bool unit>
-  void transmit_one_at(Direction& d, uint64_t wire, uint64_t payload, sc_core::sc_time& head,
+  PCIESIM_HOT_INLINE void transmit_one_at(Direction& d, uint64_t wire, uint64_t payload, sc_core::sc_time& head,
                        sc_core::sc_time& tail, double r) {
     const double head_ps = unit ? double(head.value()) : link_time::to_ps(head, r);
     const double first_start = std::max(head_ps, d.busy_ps);
@@ -272,7 +273,7 @@ class Link {
   }
   // This direction's own DLLPs (Symmetric) and SKPs after it sent `added` more bytes; returns
   // their bytes (the caller adds their time). Byte-exact whether called per TLP or per burst.
-  uint64_t settle(Direction& d, uint64_t added) {
+  PCIESIM_HOT_INLINE uint64_t settle(Direction& d, uint64_t added) {
     if (m_flit) return 0;  // Gen6: ACK/NAK, flow control and the rest live in the flit (kFlitBytes)
     if (added < m_single_crossing_below) return settle_small(d, added);
     const uint64_t to_fc = m_fc_is_ack ? d.to_ack : d.to_fc;
@@ -293,7 +294,7 @@ class Link {
   // kind (ACK, UpdateFC, SKP) can be crossed at most once here (m_single_crossing_below), and
   // each round that changes the total adds a kind, so iterating from `added` reaches it after
   // as many rounds as there are kinds; the counts of the last round are those at the fixed point.
-  uint64_t settle_small(Direction& d, uint64_t added) {
+  PCIESIM_HOT_INLINE uint64_t settle_small(Direction& d, uint64_t added) {
     namespace lc = link_constants;
     uint64_t acks = 0, fcs = 0, skps = 0, total = added;
     if (m_own_dllps && m_fc_is_ack) {

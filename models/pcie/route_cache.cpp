@@ -7,6 +7,7 @@
 #include "pcie/function.h"
 #include "pcie/component.h"
 #include "pcie/pci_bridge.h"
+#include "pciesim/hot_inline.h"
 
 namespace pciesim {
 
@@ -184,7 +185,7 @@ namespace {
 // One non-Unit step of a route: the operations RouteCache::replay's loop does, with the DRAM at
 // `mem_addr` (the translated address after a unit) and completions carrying data only when
 // `data_ok` (after a unit: a read that completed successfully).
-inline void run_step(const RouteStep& s, const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
+PCIESIM_HOT_INLINE void run_step(const RouteStep& s, const CachedRoute& route, tlm::tlm_generic_payload& gp, PcieExtension& ext,
                      TlpKind kind, uint64_t addr, uint64_t mem_addr, unsigned len, bool data_ok,
                      sc_core::sc_time& head, sc_core::sc_time& tail) {
   head += s.latency;
