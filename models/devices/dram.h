@@ -56,6 +56,16 @@ class Dram : public sc_core::sc_module {
     ++(is_write ? m_writes : m_reads);
   }
 
+  // The host memory behind simulated address `addr` (its 2 MiB chunk is allocated if needed), or
+  // nullptr outside this DRAM. Valid for the DRAM's lifetime and contiguous to the end of the chunk
+  // (kPageSize - addr % kPageSize bytes): the cosim kernel's memory is simulated DRAM it can
+  // also address directly (ARCHITECTURE.md, "Kernel memory is DRAM").
+  uint8_t* backing(uint64_t addr) {
+    if (!in_range(addr, 1)) return nullptr;
+    const uint64_t off = addr - m_base;
+    return page(off, true) + off % kPageSize;
+  }
+
   // Pages that hold data (for memory accounting).
   size_t resident_pages() const { return m_pages.size(); }
   static constexpr uint64_t kPageSize = 1ull << 21;  // 2 MiB backing chunks: DMI spans a chunk
