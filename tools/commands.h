@@ -8,5 +8,7 @@ namespace pciesim::cli {
 void add_topo_command(CLI::App& app, int& exit_code);
 void add_lspci_command(CLI::App& app, int& exit_code);
 void add_route_command(CLI::App& app, int& exit_code);
+void add_groups_command(CLI::App& app, int& exit_code);
+void add_import_command(CLI::App& app, int& exit_code);
 
 }  // namespace pciesim::cli

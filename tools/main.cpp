@@ -15,6 +15,8 @@ int sc_main(int argc, char** argv) {
   add_topo_command(app, exit_code);
   add_lspci_command(app, exit_code);
   add_route_command(app, exit_code);
+  add_groups_command(app, exit_code);
+  add_import_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

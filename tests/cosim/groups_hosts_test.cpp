@@ -49,6 +49,10 @@ TEST(GroupsHosts, IntelCometLakeLaptopReproducesExactly) {
 
 TEST(GroupsHosts, AmdRenoirThinkpadWrappedLspciReproducesExactly) {
   REQUIRE_HOST("amd-renoir-thinkpad");
+  // lspci -vvv without -nn prints names only; the importer finds the ids through pci.ids.
+  const char* ids = std::getenv("PCIESIM_PCI_IDS");
+  if (!ids && !std::filesystem::exists("/usr/share/misc/pci.ids") && !std::filesystem::exists("/usr/share/hwdata/pci.ids"))
+    GTEST_SKIP() << "no pci.ids to resolve the device names in this lspci (set PCIESIM_PCI_IDS)";
   GroupResult r = compute_iommu_groups(import_lspci_file(dir + "/lspci.txt"));
   ASSERT_TRUE(r.decidable) << reasons(r);
   EXPECT_EQ(compare_groups(r, oracle, true), "") << format_groups(r);
