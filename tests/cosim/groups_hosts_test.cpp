@@ -1,4 +1,5 @@
-// Real machines (../shared/oracle/hosts/*): our groups against the groups their kernels computed,
+// Real machines (tests/data/hosts/*, a copy of ../shared/oracle/hosts): our groups against the
+// groups their kernels computed,
 // as partitions and numbering; hosts whose published data lacks facts must say so.
 #include <gtest/gtest.h>
 
@@ -16,7 +17,7 @@ namespace {
 
 std::string hosts_dir() {
   const char* s = std::getenv("PCIESIM_SOURCE_DIR");
-  return std::string(s ? s : ".") + "/../shared/oracle/hosts";
+  return std::string(s ? s : ".") + "/tests/data/hosts";
 }
 
 std::string slurp(const std::string& p) {

@@ -30,7 +30,7 @@ CliRun pciesim(const std::string& args) {
 }
 
 std::string src(const std::string& rel) { return std::string(PCIESIM_SOURCE_ROOT) + "/" + rel; }
-std::string host(const std::string& rel) { return std::string(PCIESIM_SOURCE_ROOT) + "/../shared/oracle/hosts/" + rel; }
+std::string host(const std::string& rel) { return std::string(PCIESIM_SOURCE_ROOT) + "/tests/data/hosts/" + rel; }
 
 std::string slurp(const std::string& p) {
   std::ifstream in(p);
