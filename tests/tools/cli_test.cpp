@@ -2,6 +2,8 @@
 // output of each command on every shipped topology.
 #include <gtest/gtest.h>
 
+#include "tools/cli_run.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -10,25 +12,10 @@
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;  // stdout and stderr
-};
+using cli_test::CliRun;
+using cli_test::pciesim;
+using cli_test::src;
 
-CliRun pciesim(const std::string& args) {
-  std::string cmd = std::string(PCIESIM_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  CliRun r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string src(const std::string& rel) { return std::string(PCIESIM_SOURCE_ROOT) + "/" + rel; }
 std::string topo(const std::string& name) { return src("scenarios/topologies/" + name + ".yaml"); }
 
 }  // namespace

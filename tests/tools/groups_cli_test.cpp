@@ -1,6 +1,8 @@
 // `pciesim groups` and `pciesim import` as a user runs them (the real binary, like cli_test.cpp).
 #include <gtest/gtest.h>
 
+#include "tools/cli_run.h"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -11,25 +13,10 @@
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;  // stdout and stderr
-};
+using cli_test::CliRun;
+using cli_test::pciesim;
+using cli_test::src;
 
-CliRun pciesim(const std::string& args) {
-  std::string cmd = std::string(PCIESIM_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  CliRun r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string src(const std::string& rel) { return std::string(PCIESIM_SOURCE_ROOT) + "/" + rel; }
 std::string host(const std::string& rel) { return std::string(PCIESIM_SOURCE_ROOT) + "/tests/data/hosts/" + rel; }
 
 std::string slurp(const std::string& p) {
