@@ -22,14 +22,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
-#include <tlm_utils/simple_target_socket.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 #include <vector>
 
@@ -53,23 +50,13 @@ constexpr uint64_t kDramBase = 0x1'0000'0000ull;  // DRAM at 4 GiB, as in bench_
 // root-port traversals + 90 ns DRAM + links), so in blocking mode both sync equally often.
 constexpr int kBareHops = 4;
 
-
-
-// What one batch left behind, for the report.
 // The one design of this process: the fabric plus the bare chain, elaborated together.
 struct Design {
   Fabric fabric;
   FabricInitiator fabric_initiator{"fabric_initiator"};
-  BareInitiator bare_initiator{"bare_initiator"};
-  std::vector<std::unique_ptr<BareHop>> hops;
-  BareMemory bare_memory{"bare_memory", sc_time(kBareMemoryNs, SC_NS)};
+  BareChain bare{kBareHops};
 
   Design() : fabric(topo::load_topology_string(two_switch_topology("fabric-speed", false), "fabric-speed.yaml")) {
-    for (int i = 0; i < kBareHops; ++i)
-      hops.push_back(std::make_unique<BareHop>(("bare_hop" + std::to_string(i)).c_str(), sc_time(kBareHopNs, SC_NS)));
-    bare_initiator.out.bind(hops.front()->in);
-    for (int i = 0; i + 1 < kBareHops; ++i) hops[i]->out.bind(hops[i + 1]->in);
-    hops.back()->out.bind(bare_memory.in);
     fabric.enumerate();  // ends elaboration
     const FunctionInfo* ep = fabric.find("ep0");
     if (!ep || !ep->endpoint) throw std::runtime_error("no ep0");
@@ -82,105 +69,41 @@ struct Design {
 
 Design* g_design = nullptr;
 
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-
-// Transactions per second of CPU time next to Google Benchmark's wall-clock items_per_second.
-void set_rates(benchmark::State& state, double n, double cpu_s, double sim_ns) {
-  state.SetItemsProcessed(int64_t(n));
-  state.counters["tx_per_cpu_s"] = cpu_s > 0 ? n / cpu_s : 0.0;
-  state.counters["sim_ns_per_tx"] = sim_ns / n;
-}
-
-struct Figure {
-  double tx_per_s = 0;      // wall clock
-  double tx_per_cpu_s = 0;  // per second of process CPU time (the shared VM steals wall time)
-  double sim_ns_per_tx = 0; // simulated time per transaction
-  bool ran = false;
-};
 Figure g_fabric[2][2];  // [mode][record_path]
 Figure g_hop_by_hop[2]; // [mode], route cache off, record_path off
 Figure g_bare[2];       // [mode]
 sc_time g_stream_step = sc_time(2.8, SC_NS);  // replaced by the fabric's measured streaming step
 
-// Runs one batch to completion (the thread waits for its next start: the kernel starves).
-template <class Start>
-const BatchStats& run_batch(Start&& start, const BatchStats& stats) {
-  start();
-  sc_core::sc_start();
-  return stats;
-}
-
-void check(const BatchStats& s, const char* what) {
-  if (s.failures) {
-    std::fprintf(stderr, "%s: %llu of %llu transactions failed\n", what, static_cast<unsigned long long>(s.failures),
-                 static_cast<unsigned long long>(s.transactions));
-    std::exit(2);
-  }
-}
-
 void bm_fabric(benchmark::State& state, Mode mode, bool record_path, bool route_cache) {
   FabricInitiator& init = g_design->fabric_initiator;
-  double sim_ns = 0;
-  const double cpu0 = process_cpu_seconds();
-  for (auto _ : state) {
-    const BatchStats& s = run_batch([&] { init.start(mode, record_path, route_cache, kDramBase, kWindow, kTxBytes); }, init.stats());
-    check(s, "fabric");
-    sim_ns += s.simulated.to_seconds() * 1e9;
-  }
-  const double n = double(state.iterations()) * double(kBatch);
-  set_rates(state, n, process_cpu_seconds() - cpu0, sim_ns);
+  const double sim_ns_per_tx = run_batches(
+      state, [&] { init.start(mode, record_path, route_cache, kDramBase, kWindow, kTxBytes); }, init.stats(), "fabric");
   Figure& f = route_cache ? g_fabric[int(mode)][record_path] : g_hop_by_hop[int(mode)];
   f.ran = true;
-  f.sim_ns_per_tx = sim_ns / n;
-  if (mode == Mode::Streaming && !record_path && route_cache) g_stream_step = sc_time(sim_ns / n, SC_NS);
+  f.sim_ns_per_tx = sim_ns_per_tx;
+  if (mode == Mode::Streaming && !record_path && route_cache) g_stream_step = sc_time(sim_ns_per_tx, SC_NS);
 }
 
 void bm_bare(benchmark::State& state, Mode mode) {
-  BareInitiator& init = g_design->bare_initiator;
-  double sim_ns = 0;
-  const double cpu0 = process_cpu_seconds();
-  for (auto _ : state) {
-    const BatchStats& s = run_batch([&] { init.start(mode, g_stream_step); }, init.stats());
-    check(s, "bare");
-    sim_ns += s.simulated.to_seconds() * 1e9;
-  }
-  const double n = double(state.iterations()) * double(kBatch);
-  set_rates(state, n, process_cpu_seconds() - cpu0, sim_ns);
+  BareInitiator& init = g_design->bare.initiator;
+  g_bare[int(mode)].sim_ns_per_tx = run_batches(state, [&] { init.start(mode, g_stream_step); }, init.stats(), "bare");
   g_bare[int(mode)].ran = true;
-  g_bare[int(mode)].sim_ns_per_tx = sim_ns / n;
 }
 
-// Collects items_per_second of every run while still printing the usual console table.
-class Collector : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      // With --benchmark_repetitions the median aggregate (reported after the runs) wins.
-      const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
-      if ((r.run_type != Run::RT_Iteration && !median) || r.error_occurred) continue;
-      auto it = r.counters.find("items_per_second");
-      if (it == r.counters.end()) continue;
-      const std::string name = r.run_name.function_name;
-      auto cpu = r.counters.find("tx_per_cpu_s");
-      auto set = [&](Figure& f) {
-        f.tx_per_s = it->second;
-        f.tx_per_cpu_s = cpu == r.counters.end() ? 0.0 : double(cpu->second);
-      };
-      for (Mode m : {Mode::Blocking, Mode::Streaming}) {
-        const std::string mode = to_string(m);
-        if (name.rfind("fabric/" + mode + "/record_path_off/hop_by_hop", 0) == 0) set(g_hop_by_hop[int(m)]);
-        else if (name.rfind("fabric/" + mode + "/record_path_off", 0) == 0) set(g_fabric[int(m)][0]);
-        if (name.rfind("fabric/" + mode + "/record_path_on", 0) == 0) set(g_fabric[int(m)][1]);
-        if (name.rfind("bare/" + mode, 0) == 0) set(g_bare[int(m)]);
-      }
-    }
-    ConsoleReporter::ReportRuns(runs);
+// Files each run's rates under its figure.
+void collect(const std::string& name, double tx_per_s, double tx_per_cpu_s) {
+  auto set = [&](Figure& f) {
+    f.tx_per_s = tx_per_s;
+    f.tx_per_cpu_s = tx_per_cpu_s;
+  };
+  for (Mode m : {Mode::Blocking, Mode::Streaming}) {
+    const std::string mode = to_string(m);
+    if (name.rfind("fabric/" + mode + "/record_path_off/hop_by_hop", 0) == 0) set(g_hop_by_hop[int(m)]);
+    else if (name.rfind("fabric/" + mode + "/record_path_off", 0) == 0) set(g_fabric[int(m)][0]);
+    if (name.rfind("fabric/" + mode + "/record_path_on", 0) == 0) set(g_fabric[int(m)][1]);
+    if (name.rfind("bare/" + mode, 0) == 0) set(g_bare[int(m)]);
   }
-};
+}
 
 void print_summary() {
   constexpr double kSpeedBar = 15e6;  // fabric issue: >= 15 M tx/s, one core
@@ -252,7 +175,7 @@ int sc_main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }
-  Collector reporter;
+  RateCollector reporter(collect);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   print_summary();
   benchmark::Shutdown();

@@ -17,14 +17,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
-#include <tlm_utils/simple_target_socket.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 #include <vector>
 
@@ -53,24 +50,14 @@ constexpr uint64_t kTables = 0x1'8000'0000ull;  // the unit's kernel memory (pag
 // Bare chain: 4 x 80 ns as in bench_fabric_speed, plus one pass-through hop for the unit.
 constexpr int kBareHops = 5;
 
-
-
-// What one batch left behind, for the report.
 // The one design of this process: the fabric with its unit, plus the bare chain.
 struct Design {
   Fabric fabric;
   std::unique_ptr<vtd::VtdProgrammer> prog;
   FabricInitiator fabric_initiator{"fabric_initiator"};
-  BareInitiator bare_initiator{"bare_initiator"};
-  std::vector<std::unique_ptr<BareHop>> hops;
-  BareMemory bare_memory{"bare_memory", sc_time(kBareMemoryNs, SC_NS)};
+  BareChain bare{kBareHops};
 
   Design() : fabric(topo::load_topology_string(two_switch_topology("iommu-speed", true), "iommu-speed.yaml")) {
-    for (int i = 0; i < kBareHops; ++i)
-      hops.push_back(std::make_unique<BareHop>(("bare_hop" + std::to_string(i)).c_str(), sc_time(kBareHopNs, SC_NS)));
-    bare_initiator.out.bind(hops.front()->in);
-    for (int i = 0; i + 1 < kBareHops; ++i) hops[i]->out.bind(hops[i + 1]->in);
-    hops.back()->out.bind(bare_memory.in);
     fabric.enumerate();  // ends elaboration
     const FunctionInfo* ep = fabric.find("ep0");
     if (!ep || !ep->endpoint) throw std::runtime_error("no ep0");
@@ -93,25 +80,6 @@ struct Design {
 
 Design* g_design = nullptr;
 
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-
-// Transactions per second of CPU time next to Google Benchmark's wall-clock items_per_second.
-void set_rates(benchmark::State& state, double n, double cpu_s, double sim_ns) {
-  state.SetItemsProcessed(int64_t(n));
-  state.counters["tx_per_cpu_s"] = cpu_s > 0 ? n / cpu_s : 0.0;
-  state.counters["sim_ns_per_tx"] = sim_ns / n;
-}
-
-struct Figure {
-  double tx_per_s = 0;      // wall clock
-  double tx_per_cpu_s = 0;  // per second of process CPU time (the shared VM steals wall time)
-  double sim_ns_per_tx = 0; // simulated time per transaction
-  bool ran = false;
-};
 enum class Path { Hit, Miss };
 const char* to_string(Path p) { return p == Path::Hit ? "iotlb_hit" : "miss_4level"; }
 Figure g_fabric[2][2];     // [path][mode], route cache on
@@ -120,95 +88,50 @@ Figure g_bare[2];          // [mode]
 double g_reads_per_miss[2] = {0, 0}, g_miss_rate[2] = {0, 0};  // [mode], miss path
 sc_time g_stream_step = sc_time(2.8, SC_NS);  // replaced by the fabric's measured streaming step
 
-// Runs one batch to completion (the thread waits for its next start: the kernel starves).
-template <class Start>
-const BatchStats& run_batch(Start&& start, const BatchStats& stats) {
-  start();
-  sc_core::sc_start();
-  return stats;
-}
-
-void check(const BatchStats& s, const char* what) {
-  if (s.failures) {
-    std::fprintf(stderr, "%s: %llu of %llu transactions failed\n", what, static_cast<unsigned long long>(s.failures),
-                 static_cast<unsigned long long>(s.transactions));
-    std::exit(2);
-  }
-}
-
 void bm_fabric(benchmark::State& state, Path path, Mode mode, bool route_cache) {
   FabricInitiator& init = g_design->fabric_initiator;
   vtd::RemappingUnit& unit = g_design->prog->unit();
   const uint64_t window = path == Path::Hit ? 4096 : kMissWindow;
   const uint64_t stride = path == Path::Hit ? kTxBytes : 4096 + kTxBytes;
-  double sim_ns = 0;
   const auto stats0 = unit.caches().iotlb_stats();
   const uint64_t reads0 = unit.table_reads(), tr0 = unit.translations();
-  const double cpu0 = process_cpu_seconds();
-  for (auto _ : state) {
-    const BatchStats& s = run_batch([&] { init.start(mode, false, route_cache, kIova, window, stride); }, init.stats());
-    check(s, "fabric");
-    sim_ns += s.simulated.to_seconds() * 1e9;
-  }
-  const double n = double(state.iterations()) * double(kBatch);
-  set_rates(state, n, process_cpu_seconds() - cpu0, sim_ns);
+  const double sim_ns_per_tx = run_batches(
+      state, [&] { init.start(mode, false, route_cache, kIova, window, stride); }, init.stats(), "fabric");
   const auto stats1 = unit.caches().iotlb_stats();
   const double misses = double(stats1.misses - stats0.misses);
   state.counters["miss_rate"] = misses / double(unit.translations() - tr0);
   state.counters["reads_per_miss"] = misses > 0 ? double(unit.table_reads() - reads0) / misses : 0.0;
   Figure& f = route_cache ? g_fabric[int(path)][int(mode)] : g_hop_by_hop[int(path)][int(mode)];
   f.ran = true;
-  f.sim_ns_per_tx = sim_ns / n;
+  f.sim_ns_per_tx = sim_ns_per_tx;
   if (path == Path::Miss && route_cache) {
     g_miss_rate[int(mode)] = misses / double(unit.translations() - tr0);
     g_reads_per_miss[int(mode)] = misses > 0 ? double(unit.table_reads() - reads0) / misses : 0.0;
   }
-  if (path == Path::Hit && mode == Mode::Streaming && route_cache) g_stream_step = sc_time(sim_ns / n, SC_NS);
+  if (path == Path::Hit && mode == Mode::Streaming && route_cache) g_stream_step = sc_time(sim_ns_per_tx, SC_NS);
 }
 
 void bm_bare(benchmark::State& state, Mode mode) {
-  BareInitiator& init = g_design->bare_initiator;
-  double sim_ns = 0;
-  const double cpu0 = process_cpu_seconds();
-  for (auto _ : state) {
-    const BatchStats& s = run_batch([&] { init.start(mode, g_stream_step); }, init.stats());
-    check(s, "bare");
-    sim_ns += s.simulated.to_seconds() * 1e9;
-  }
-  const double n = double(state.iterations()) * double(kBatch);
-  set_rates(state, n, process_cpu_seconds() - cpu0, sim_ns);
+  BareInitiator& init = g_design->bare.initiator;
+  g_bare[int(mode)].sim_ns_per_tx = run_batches(state, [&] { init.start(mode, g_stream_step); }, init.stats(), "bare");
   g_bare[int(mode)].ran = true;
-  g_bare[int(mode)].sim_ns_per_tx = sim_ns / n;
 }
 
-// Collects items_per_second of every run while still printing the usual console table.
-class Collector : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      // With --benchmark_repetitions the median aggregate (reported after the runs) wins.
-      const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
-      if ((r.run_type != Run::RT_Iteration && !median) || r.error_occurred) continue;
-      auto it = r.counters.find("items_per_second");
-      if (it == r.counters.end()) continue;
-      const std::string name = r.run_name.function_name;
-      auto cpu = r.counters.find("tx_per_cpu_s");
-      auto set = [&](Figure& f) {
-        f.tx_per_s = it->second;
-        f.tx_per_cpu_s = cpu == r.counters.end() ? 0.0 : double(cpu->second);
-      };
-      for (Path p : {Path::Hit, Path::Miss})
-        for (Mode m : {Mode::Blocking, Mode::Streaming}) {
-          const std::string prefix = std::string("fabric/") + to_string(p) + "/" + to_string(m);
-          if (name == prefix + "/hop_by_hop") set(g_hop_by_hop[int(p)][int(m)]);
-          else if (name == prefix) set(g_fabric[int(p)][int(m)]);
-        }
-      for (Mode m : {Mode::Blocking, Mode::Streaming})
-        if (name == std::string("bare/") + to_string(m)) set(g_bare[int(m)]);
+// Files each run's rates under its figure.
+void collect(const std::string& name, double tx_per_s, double tx_per_cpu_s) {
+  auto set = [&](Figure& f) {
+    f.tx_per_s = tx_per_s;
+    f.tx_per_cpu_s = tx_per_cpu_s;
+  };
+  for (Path p : {Path::Hit, Path::Miss})
+    for (Mode m : {Mode::Blocking, Mode::Streaming}) {
+      const std::string prefix = std::string("fabric/") + to_string(p) + "/" + to_string(m);
+      if (name == prefix + "/hop_by_hop") set(g_hop_by_hop[int(p)][int(m)]);
+      else if (name == prefix) set(g_fabric[int(p)][int(m)]);
     }
-    ConsoleReporter::ReportRuns(runs);
-  }
-};
+  for (Mode m : {Mode::Blocking, Mode::Streaming})
+    if (name == std::string("bare/") + to_string(m)) set(g_bare[int(m)]);
+}
 
 void print_summary() {
   constexpr double kHitBar = 12e6;   // VT-d issue: IOTLB-hit path >= 12 M DMAs/s, one core
@@ -286,7 +209,7 @@ int sc_main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }
-  Collector reporter;
+  RateCollector reporter(collect);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   print_summary();
   benchmark::Shutdown();

@@ -3,8 +3,14 @@
 // fabric is compared with, measured in the same design (performance-facts H).
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <functional>
 #include <memory>
 #include <string>
 #include <systemc>
@@ -193,6 +199,84 @@ class BareInitiator : public sc_core::sc_module {
   tlm_utils::tlm_quantumkeeper m_qk;
   sc_core::sc_event m_go;
   BatchStats m_stats;
+};
+
+// The bare chain as a whole: initiator -> `hops` pass-through hops of kBareHopNs -> memory.
+struct BareChain {
+  BareInitiator initiator{"bare_initiator"};
+  BareMemory memory{"bare_memory", sc_time(kBareMemoryNs, SC_NS)};
+  std::vector<std::unique_ptr<BareHop>> hops;
+
+  explicit BareChain(int n) {
+    for (int i = 0; i < n; ++i)
+      hops.push_back(std::make_unique<BareHop>(("bare_hop" + std::to_string(i)).c_str(), sc_time(kBareHopNs, SC_NS)));
+    initiator.out.bind(hops.front()->in);
+    for (int i = 0; i + 1 < n; ++i) hops[i]->out.bind(hops[i + 1]->in);
+    hops.back()->out.bind(memory.in);
+  }
+};
+
+// ---- measuring ----
+
+// One benchmark's figures, for the summary a benchmark prints after Google Benchmark's table.
+struct Figure {
+  double tx_per_s = 0;      // wall clock
+  double tx_per_cpu_s = 0;  // per second of process CPU time (the shared VM steals wall time)
+  double sim_ns_per_tx = 0; // simulated time per transaction
+  bool ran = false;
+};
+
+inline double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// Per benchmark iteration: start() one batch and run the kernel until the initiator's thread
+// waits for its next start (the kernel starves). Any failed transaction ends the program (exit 2).
+// Sets items/s, transactions per CPU second and simulated ns per transaction; returns the latter.
+template <class Start>
+double run_batches(benchmark::State& state, Start&& start, const BatchStats& stats, const char* what) {
+  double sim_ns = 0;
+  const double cpu0 = process_cpu_seconds();
+  for (auto _ : state) {
+    start();
+    sc_core::sc_start();
+    if (stats.failures) {
+      std::fprintf(stderr, "%s: %llu of %llu transactions failed\n", what,
+                   static_cast<unsigned long long>(stats.failures), static_cast<unsigned long long>(stats.transactions));
+      std::exit(2);
+    }
+    sim_ns += stats.simulated.to_seconds() * 1e9;
+  }
+  const double n = double(state.iterations()) * double(kBatch);
+  const double cpu_s = process_cpu_seconds() - cpu0;
+  state.SetItemsProcessed(int64_t(n));
+  state.counters["tx_per_cpu_s"] = cpu_s > 0 ? n / cpu_s : 0.0;
+  state.counters["sim_ns_per_tx"] = sim_ns / n;
+  return sim_ns / n;
+}
+
+// The usual console table, and each run's rates handed to `sink(name, tx/s wall, tx/s CPU)`. With
+// --benchmark_repetitions the median aggregate (reported after the runs) wins.
+class RateCollector : public benchmark::ConsoleReporter {
+ public:
+  using Sink = std::function<void(const std::string& name, double tx_per_s, double tx_per_cpu_s)>;
+  explicit RateCollector(Sink sink) : m_sink(std::move(sink)) {}
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+      if ((r.run_type != Run::RT_Iteration && !median) || r.error_occurred) continue;
+      auto it = r.counters.find("items_per_second");
+      if (it == r.counters.end()) continue;
+      auto cpu = r.counters.find("tx_per_cpu_s");
+      m_sink(r.run_name.function_name, it->second, cpu == r.counters.end() ? 0.0 : double(cpu->second));
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+
+ private:
+  Sink m_sink;
 };
 
 // The speed benchmarks' machine: rc0 - rp0 - sw0 - sw0-dp0 - sw1 - sw1-dp0 - ep0, Gen4 x16
