@@ -145,33 +145,16 @@ class CacheHooks : public TranslationCache {
 };
 }  // namespace
 
-Translation RemappingUnit::translate_cached(const Request& req, sc_core::sc_time& delay) {
+Translation RemappingUnit::translate_cached(const Request& req, sc_core::sc_time& delay,
+                                            const VtdCaches::LegacyLookup* found) {
   const RootTablePointer rt = m_regs->root_table();
   const uint64_t rtaddr = rt.address | (uint64_t{rt.ttm} << 10);
   CacheHooks hooks(m_caches);
   delay += m_timing.iotlb_hit;
-  // The common case first: a legacy-mode untranslated request whose context and translation are
-  // cached. The same lookups and the same result as translate() with the hooks (walk.cpp
-  // translate_legacy / cached_second_level), without the pipeline around them.
-  if (!rt.scalable() && !req.has_pasid && req.at == AddressType::Untranslated) {
-    const uint16_t sid = req.source.raw();
-    const VtdCaches::LegacyLookup found = m_caches.lookup_legacy(sid, req.addr);
-    const ContextEntry* c = found.context;
-    hooks.prime_context(sid, c);
-    if (c && !c->scalable && c->tt != 2) {
-      const IotlbEntry* e = found.entry;
-      hooks.prime_iotlb(e);
-      if (e && (req.write ? e->rights.write : e->rights.read)) {
-        Translation t;
-        t.output = e->translate(req.addr);
-        t.page_size = e->page_size;
-        t.rights = e->rights;
-        t.snoop = e->snoop;
-        t.pass_through = e->pass_through;
-        t.domain_id = c->did;
-        return t;
-      }
-    }
+  if (found) {  // walk.cpp translate_legacy / cached_second_level then use what was found
+    const ContextEntry* c = found->context;
+    hooks.prime_context(req.source.raw(), c);
+    if (c && !c->scalable && c->tt != 2) hooks.prime_iotlb(found->entry);
   }
   Translation t = translate(m_memory, rtaddr, m_caps, req, &hooks);
   if (t.memory_reads == 0) return t;  // everything it needed was cached
@@ -232,12 +215,31 @@ bool RemappingUnit::begin_translation(tlm::tlm_generic_payload& gp, PcieExtensio
   ext.iommu_checked = true;
   ext.iommu_unit = m_hop;
   ext.iommu_input = addr;
+  if (ext.at != AddressType::Untranslated || ext.has_pasid) return finish_translation(gp, ext, delay, output, nullptr);
   // VT-d 3.15 / 5.1: writes to 0xFEEx_xxxx are interrupt requests, not DMA.
-  if (gp.is_write() && addr >= kInterruptBase && addr - kInterruptBase < kInterruptSize &&
-      ext.at == AddressType::Untranslated && !ext.has_pasid) {
+  if (gp.is_write() && addr >= kInterruptBase && addr - kInterruptBase < kInterruptSize) {
     interrupt(gp, ext, delay);
     return false;
   }
+  if (!legacy_translating()) return finish_translation(gp, ext, delay, output, nullptr);
+  // The common case: a legacy-mode untranslated request whose context and translation are cached
+  // and allow the access. The same lookups and the same result as translate() with the caches'
+  // hooks (walk.cpp translate_legacy / cached_second_level) without building the request.
+  const VtdCaches::LegacyLookup found = m_caches.lookup_legacy(ext.requester.raw(), addr);
+  const IotlbEntry* e = found.entry;  // set only under a legacy context with TT 0/1
+  if (e && (gp.is_read() ? e->rights.read : e->rights.write)) {
+    ++m_translations;
+    delay += m_timing.iotlb_hit;
+    output = e->translate(addr);
+    ext.iommu_output = output;
+    ext.iommu_domain = found.context->did;
+    return true;
+  }
+  return finish_translation(gp, ext, delay, output, &found);
+}
+
+bool RemappingUnit::finish_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
+                                       uint64_t& output, const VtdCaches::LegacyLookup* found) {
   Request req;
   req.source = ext.requester;
   req.has_pasid = ext.has_pasid;
@@ -246,15 +248,15 @@ bool RemappingUnit::begin_translation(tlm::tlm_generic_payload& gp, PcieExtensio
   req.execute = ext.execute;
   req.privileged = ext.privileged;
   req.at = ext.at;
-  req.addr = addr;
+  req.addr = gp.get_address();
 
   Translation t;
   if (!m_regs->translation_enabled()) {
     t.pass_through = true;  // DMA remapping off: addresses are physical (VT-d 10.4.4 TE)
-    t.output = addr;
+    t.output = req.addr;
   } else {
     ++m_translations;
-    t = translate_cached(req, delay);
+    t = translate_cached(req, delay, found);
   }
   if (!t.ok()) {
     record_fault(req, t);

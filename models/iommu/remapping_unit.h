@@ -87,7 +87,21 @@ class RemappingUnit : public sc_core::sc_module, public RouteTranslator {
   void regs(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   void interrupt(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
   // Translates with the caches; adds the unit's latency (walker queueing included) to `delay`.
-  Translation translate_cached(const Request& req, sc_core::sc_time& delay);
+  // `found`: the legacy lookup begin_translation already made for this request (its hits are
+  // counted; the walk uses it instead of looking up again), or null.
+  Translation translate_cached(const Request& req, sc_core::sc_time& delay, const VtdCaches::LegacyLookup* found);
+  // The rest of begin_translation once the request is known not to be an interrupt.
+  bool finish_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
+                          uint64_t& output, const VtdCaches::LegacyLookup* found);
+  // Translation enabled with a legacy-mode root table: derived from the registers, re-read when
+  // they have changed (RegisterFile::changes).
+  bool legacy_translating() {
+    if (m_regs->changes() != m_mode_changes) {
+      m_mode_changes = m_regs->changes();
+      m_legacy_translating = m_regs->translation_enabled() && !m_regs->root_table().scalable();
+    }
+    return m_legacy_translating;
+  }
   void record_fault(const Request& req, const Translation& t);
   void deliver_unit_msi(uint64_t addr, uint32_t data);  // fault and invalidation events
   sc_core::sc_time walker_busy(unsigned reads) const;
@@ -103,6 +117,8 @@ class RemappingUnit : public sc_core::sc_module, public RouteTranslator {
   std::vector<sc_core::sc_time> m_walker_free;  // when each page walker is free (absolute)
   HopId m_hop, m_apic_hop;
   uint64_t m_translations = 0, m_faults = 0, m_interrupts = 0;
+  uint64_t m_mode_changes = ~0ull;  // RegisterFile::changes() when m_legacy_translating was derived
+  bool m_legacy_translating = false;
 };
 
 // The capabilities a topology's unit has: its preset, with CAP/ECAP overrides.

@@ -50,16 +50,6 @@ const IotlbEntry* VtdCaches::lookup_iotlb(uint16_t did, uint32_t pasid, uint64_t
   return nullptr;
 }
 
-VtdCaches::LegacyLookup VtdCaches::repeat_last() {
-  LegacyLookup r;
-  r.context = &m_context.hit_at(m_last.context_slot);
-  for (unsigned s = 0; s < m_last.iotlb_size; ++s)
-    if (m_last.missed_sizes & (1u << s)) array_for(s).count_miss();
-  r.entry = &array_for(m_last.iotlb_size).hit_at(m_last.iotlb_slot);
-  ++m_iotlb_stats.hits;
-  return r;
-}
-
 VtdCaches::LegacyLookup VtdCaches::lookup_legacy_searching(uint16_t source_id, uint64_t iova) {
   // lookup_context and lookup_iotlb as they are, finding slots first so the hit can be repeated.
   LegacyLookup r;

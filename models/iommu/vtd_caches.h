@@ -278,7 +278,16 @@ class VtdCaches : public InvalidationTarget {
     // Every count only grows, so an unchanged sum means no cache on the hit path changed.
     return m_context.changes() + m_iotlb[0].changes() + m_iotlb[1].changes() + m_iotlb[2].changes();
   }
-  LegacyLookup repeat_last();
+  // The same hits (and the same misses of the sizes probed first) as the search that found it.
+  LegacyLookup repeat_last() {
+    LegacyLookup r;
+    r.context = &m_context.hit_at(m_last.context_slot);
+    for (unsigned s = 0; s < m_last.iotlb_size; ++s)
+      if (m_last.missed_sizes & (1u << s)) array_for(s).count_miss();
+    r.entry = &array_for(m_last.iotlb_size).hit_at(m_last.iotlb_slot);
+    ++m_iotlb_stats.hits;
+    return r;
+  }
   LegacyLookup lookup_legacy_searching(uint16_t source_id, uint64_t iova);
 
   Iotlb& array_for(unsigned size) { return m_iotlb[m_config.iotlb_combined ? 0 : size]; }

@@ -53,11 +53,13 @@ uint64_t RegisterBank::get(uint32_t offset) const {
 }
 
 void RegisterBank::set(uint32_t offset, uint64_t value) {
+  ++m_changes;
   const int i = slot_at(offset);
   if (i >= 0) m_slots[static_cast<size_t>(i)].value = value;
 }
 
 void RegisterBank::reset() {
+  ++m_changes;
   for (size_t i = 0; i < m_specs.size(); ++i) m_slots[i].value = m_specs[i].reset;
 }
 
@@ -93,6 +95,7 @@ void RegisterBank::write32(uint32_t offset, uint32_t value) {
   const uint64_t old_value = slot.value;
   slot.value = apply_masks(s, old_value, static_cast<uint64_t>(value) << shift, 0xffffffffull << shift);
   if (slot.on_write) slot.on_write(old_value, slot.value);
+  ++m_changes;  // after the handler: what it derived from the write is in place
 }
 
 void RegisterBank::write(uint32_t offset, unsigned size, uint64_t value) {
@@ -104,6 +107,7 @@ void RegisterBank::write(uint32_t offset, unsigned size, uint64_t value) {
     const uint64_t old_value = slot.value;
     slot.value = apply_masks(*s, old_value, value, ~0ull);
     if (slot.on_write) slot.on_write(old_value, slot.value);
+    ++m_changes;
     return;
   }
   // two 32-bit registers (or a hole): low word first, as two 4-byte writes

@@ -168,6 +168,9 @@ class RegisterBank {
   const std::vector<RegisterSpec>& specs() const { return m_specs; }
   uint32_t extent() const { return static_cast<uint32_t>(m_word_index.size() * 4); }
   void reset();  // every register back to its reset value (handlers stay)
+  // Moves on every write, set and reset (whether or not a value changed); only ever grows. State
+  // derived from the registers stays valid while it has not moved.
+  uint64_t changes() const { return m_changes; }
 
  private:
   struct Slot {
@@ -182,6 +185,7 @@ class RegisterBank {
   std::vector<RegisterSpec> m_specs;
   std::vector<Slot> m_slots;
   std::vector<int32_t> m_word_index;  // one entry per 4-byte word of the window; -1 = undefined
+  uint64_t m_changes = 0;
 };
 
 // An interrupt the unit raises itself (VT-d 5.1.6: fault event, invalidation completion event):
@@ -261,6 +265,10 @@ class RegisterFile {
   AccessEffects write(uint32_t offset, unsigned size, uint64_t value);
   void reset();
   uint32_t window_size() const;  // bytes of MMIO the unit decodes (at least one 4 KiB page)
+
+  // Moves whenever software writes a register or the unit changes one (RegisterBank::changes);
+  // the latched state below only changes with it.
+  uint64_t changes() const { return m_bank.changes(); }
 
   // Latched state (GSTS and what the one-shot commands latched).
   bool translation_enabled() const { return status(gcmd::kTe); }
