@@ -26,6 +26,7 @@
 #include "iommu/dmar_registers.h"
 #include "iommu/iommu_domain.h"
 #include "iommu/queued_invalidation.h"
+#include "iommu/interrupt_remap.h"
 #include "iommu/vtd_types.h"
 #include "pciesim/tlp.h"
 
@@ -126,6 +127,8 @@ class IntelIommu {
   // vector..vector+count-1 at APIC `dest` with source-id validation (SVT 01, SQ 00), and
   // invalidates the entries in the interrupt entry cache. Returns the base index or -errno.
   int alloc_irq(RequesterId source, uint8_t vector, uint32_t dest, unsigned count = 1);
+  // The same with the source validation Linux's set_msi_sid chose (requester id or bus range).
+  int alloc_irq(const vtd::SourceValidation& check, uint8_t vector, uint32_t dest, unsigned count);
   // Frees IRTEs from alloc_irq (clears them and invalidates).
   void free_irq(unsigned index, unsigned count = 1);
   // The remappable-format MSI address/data for IRTE `index` + `subhandle` (HANDLE, SHV = 1).

@@ -13,6 +13,7 @@ IommuCore::IommuCore(Fabric& fabric, KernelMemory& mem, KernelLog& log, IntelIom
     bool consumed = false;
     for (auto& u : m_units) consumed = u->on_apic_interrupt(irq) || consumed;
     if (!consumed && m_handler) m_handler(irq);
+    if (consumed && m_fault_listener) m_fault_listener();
   });
 }
 

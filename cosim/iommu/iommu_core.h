@@ -27,6 +27,8 @@ class IommuCore {
 
   // Interrupts that are not a unit's fault event (device MSIs, IOAPIC lines).
   void set_interrupt_handler(InterruptHandler h) { m_handler = std::move(h); }
+  // Called when a unit's fault event arrived (its handler then runs from service_faults()).
+  void set_fault_listener(std::function<void()> f) { m_fault_listener = std::move(f); }
   // Runs every unit's pending fault handler; returns the faults logged.
   unsigned service_faults();
 
@@ -34,6 +36,7 @@ class IommuCore {
   Fabric& m_fabric;
   std::vector<std::unique_ptr<IntelIommu>> m_units;
   InterruptHandler m_handler;
+  std::function<void()> m_fault_listener;
 };
 
 }  // namespace pciesim::cosim

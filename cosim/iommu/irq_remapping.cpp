@@ -18,6 +18,10 @@ int IntelIommu::modify_irte(unsigned index, uint64_t lo, uint64_t hi, unsigned i
 }
 
 int IntelIommu::alloc_irq(RequesterId source, uint8_t vector, uint32_t dest, unsigned count) {
+  return alloc_irq(vtd::SourceValidation::requester(source.raw()), vector, dest, count);
+}
+
+int IntelIommu::alloc_irq(const vtd::SourceValidation& check, uint8_t vector, uint32_t dest, unsigned count) {
   if (!m_irt) return -ENODEV;
   if (count == 0 || (count & (count - 1)) || count > 32) return -EINVAL;
   // alloc_irte: bitmap_find_free_region of order log2(count): naturally aligned blocks, so a
@@ -34,9 +38,8 @@ int IntelIommu::alloc_irq(RequesterId source, uint8_t vector, uint32_t dest, uns
       vtd::ApicInterrupt irq;
       irq.vector = static_cast<uint8_t>(vector + i);
       irq.destination = dest;
-      // prepare_irte: fixed delivery, physical destination, edge; set_msi_sid: SVT 01, SQ 00.
-      const vtd::CachedIrte e =
-          vtd::make_remapped_irte(irq, m_eim, vtd::SourceValidation::requester(source.raw()));
+      // prepare_irte: fixed delivery, physical destination, edge; the source check set_msi_sid chose.
+      const vtd::CachedIrte e = vtd::make_remapped_irte(irq, m_eim, check);
       m_irt[2 * (base + i) + 1] = e.hi;
       m_irt[2 * (base + i)] = e.lo;
     }

@@ -1,0 +1,22 @@
+/* Vendor and class IDs (include/linux/pci_ids.h): the ones the project's devices use. */
+#ifndef _LINUX_PCI_IDS_H
+#define _LINUX_PCI_IDS_H
+
+#define PCI_CLASS_NOT_DEFINED 0x0000
+#define PCI_CLASS_STORAGE_EXPRESS 0x010802
+#define PCI_CLASS_NETWORK_ETHERNET 0x0200
+#define PCI_BASE_CLASS_DISPLAY 0x03
+#define PCI_CLASS_DISPLAY_VGA 0x0300
+#define PCI_CLASS_DISPLAY_3D 0x0302
+#define PCI_CLASS_DISPLAY_OTHER 0x0380
+#define PCI_CLASS_BRIDGE_HOST 0x0600
+#define PCI_CLASS_BRIDGE_PCI 0x0604
+#define PCI_CLASS_OTHERS 0xff
+
+#define PCI_VENDOR_ID_REDHAT_QUMRANET 0x1af4
+#define PCI_VENDOR_ID_REDHAT 0x1b36
+#define PCI_VENDOR_ID_AMD 0x1022
+#define PCI_VENDOR_ID_NVIDIA 0x10de
+#define PCI_VENDOR_ID_INTEL 0x8086
+
+#endif /* _LINUX_PCI_IDS_H */

@@ -1,0 +1,138 @@
+#define SC_INCLUDE_DYNAMIC_PROCESSES
+#include "kernel/scheduler.h"
+
+#include <exception>
+
+namespace pciesim::cosim {
+
+namespace {
+Scheduler* g_instance = nullptr;
+const void* running_process() {
+  sc_core::sc_process_handle h = sc_core::sc_get_current_process_handle();
+  if (!h.valid() || h.proc_kind() != sc_core::SC_THREAD_PROC_) return nullptr;
+  return h.get_process_object();
+}
+}  // namespace
+
+Scheduler::Scheduler() { g_instance = this; }
+Scheduler::~Scheduler() {
+  if (g_instance == this) g_instance = nullptr;
+}
+
+Scheduler& Scheduler::instance() {
+  if (!g_instance) throw std::logic_error("no co-simulated kernel is running (Kernel not created)");
+  return *g_instance;
+}
+
+Scheduler::Task* Scheduler::task() {
+  auto it = m_tasks.find(running_process());
+  return it == m_tasks.end() ? nullptr : &it->second;
+}
+const Scheduler::Task* Scheduler::task() const {
+  auto it = m_tasks.find(running_process());
+  return it == m_tasks.end() ? nullptr : &it->second;
+}
+const void* Scheduler::current() const { return task() ? running_process() : nullptr; }
+const std::string& Scheduler::current_name() const {
+  static const std::string kNone = "(no task)";
+  const Task* t = task();
+  return t ? t->name : kNone;
+}
+
+void Scheduler::enter_atomic() {
+  if (Task* t = task()) ++t->atomic;
+}
+void Scheduler::leave_atomic() {
+  if (Task* t = task(); t && t->atomic) --t->atomic;
+}
+unsigned Scheduler::atomic_depth() const {
+  const Task* t = task();
+  return t ? t->atomic + (t->in_interrupt ? 1 : 0) : 0;
+}
+bool Scheduler::in_interrupt() const {
+  const Task* t = task();
+  return t && t->in_interrupt;
+}
+void Scheduler::set_in_interrupt(bool on) {
+  if (Task* t = task()) t->in_interrupt = on;
+}
+
+std::string Scheduler::waits() const {
+  std::string s;
+  for (const auto& [p, t] : m_tasks)
+    if (!t.waiting_for.empty()) s += "\n  task " + t.name + " waits for " + t.waiting_for;
+  return s;
+}
+
+void Scheduler::run(const std::string& name, std::function<void()> body) {
+  if (in_task()) {  // a task calling into another kernel path: same thread
+    body();
+    return;
+  }
+  bool done = false;
+  std::exception_ptr error;
+  const std::string unique = name + "_" + std::to_string(m_spawned++);
+  sc_core::sc_spawn(
+      [this, &done, &error, &body, name] {
+        m_tasks[running_process()] = Task{name, 0, false, {}};
+        try {
+          body();
+        } catch (...) {
+          error = std::current_exception();
+        }
+        m_tasks.erase(running_process());
+        done = true;
+        sc_core::sc_pause();
+      },
+      unique.c_str());
+  while (!done) {
+    sc_core::sc_start();
+    if (!done && !sc_core::sc_pending_activity()) {
+      std::string w = waits();
+      throw KernelHang("kernel task " + name + " cannot finish: nothing left to happen in the simulation" +
+                       (w.empty() ? std::string(" (it waits for nothing known)") : w));
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+void Scheduler::spawn_daemon(const std::string& name, std::function<void()> body) {
+  const std::string unique = name + "_" + std::to_string(m_spawned++);
+  sc_core::sc_spawn(
+      [this, name, body = std::move(body)] {
+        m_tasks[running_process()] = Task{name, 0, false, {}};
+        body();
+        m_tasks.erase(running_process());
+      },
+      unique.c_str());
+}
+
+void Scheduler::sleep(const sc_core::sc_time& t, const char* what) {
+  Task* me = task();
+  if (!me) throw std::logic_error(std::string("kernel code outside a kernel task tried to sleep (") + what + ")");
+  me->waiting_for = what;
+  sc_core::wait(t);
+  if ((me = task())) me->waiting_for.clear();
+}
+
+void Scheduler::block(const sc_core::sc_event& e, const char* what) {
+  Task* me = task();
+  if (!me) throw std::logic_error(std::string("kernel code outside a kernel task tried to block (") + what + ")");
+  me->waiting_for = what;
+  sc_core::wait(e);
+  if ((me = task())) me->waiting_for.clear();
+}
+
+void Scheduler::sleep_or_wake(const sc_core::sc_time& t, const char* what) {
+  Task* me = task();
+  if (!me) throw std::logic_error(std::string("kernel code outside a kernel task tried to sleep (") + what + ")");
+  me->waiting_for = what;
+  sc_core::wait(t, m_changed);
+  if ((me = task())) me->waiting_for.clear();
+}
+
+void Scheduler::wait_until(const std::function<bool()>& ready, const char* what) {
+  while (!ready()) block(m_changed, what);
+}
+
+}  // namespace pciesim::cosim
