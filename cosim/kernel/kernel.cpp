@@ -7,6 +7,7 @@
 #include "iommu/iommu_core.h"
 #include "kernel/irq_core.h"
 #include "kernel/module_registry.h"
+#include "kernel/sysfs.h"
 #include "pci/pci_core.h"
 #include "pcie/fabric.h"
 
@@ -33,6 +34,7 @@ Kernel::Kernel(Fabric& fabric, KernelOptions options)
   m_irq = std::make_unique<IrqCore>(*this);
   m_pci = std::make_unique<PciCore>(*this);
   m_iommu = std::make_unique<IommuApi>(*this);
+  m_sysfs = std::make_unique<Sysfs>(*this);
 }
 
 Kernel::~Kernel() {

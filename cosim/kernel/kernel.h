@@ -37,6 +37,7 @@ class IommuCore;
 class IommuApi;
 class IrqCore;
 class PciCore;
+class Sysfs;
 
 struct KernelOptions {
   // Kernel memory: a range of the DRAM (0: the upper half of the DRAM, at most 512 MiB).
@@ -85,6 +86,7 @@ class Kernel {
   IommuApi& iommu() { return *m_iommu; }
   IrqCore& irq() { return *m_irq; }
   PciCore& pci() { return *m_pci; }
+  Sysfs& sysfs() { return *m_sysfs; }
 
   // printk with Linux's "subsystem: " prefixes left to the caller.
   void printk(LogLevel level, const std::string& text) { m_log.log(level, text); }
@@ -100,6 +102,7 @@ class Kernel {
   std::unique_ptr<IrqCore> m_irq;
   std::unique_ptr<PciCore> m_pci;
   std::unique_ptr<IommuApi> m_iommu;
+  std::unique_ptr<Sysfs> m_sysfs;
   std::set<std::string> m_loaded;
   bool m_booted = false;
 };

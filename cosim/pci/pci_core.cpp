@@ -218,14 +218,14 @@ void PciCore::read_bars(PciDev& d) {
     if (lo & PCI_BASE_ADDRESS_SPACE_IO) {
       const uint32_t mask = sz & static_cast<uint32_t>(PCI_BASE_ADDRESS_IO_MASK) & 0xffff;
       if (!mask) continue;
-      r.flags = IORESOURCE_IO | IORESOURCE_SIZEALIGN;
+      r.flags = IORESOURCE_IO | IORESOURCE_SIZEALIGN | (lo & ~static_cast<uint32_t>(PCI_BASE_ADDRESS_IO_MASK));  // decode_bar keeps the low bits
       r.start = lo & static_cast<uint32_t>(PCI_BASE_ADDRESS_IO_MASK);
       r.end = r.start + ((~mask & 0xffff) | 3);
       continue;
     }
     uint64_t base = lo & static_cast<uint32_t>(PCI_BASE_ADDRESS_MEM_MASK);
     uint64_t mask = sz & static_cast<uint32_t>(PCI_BASE_ADDRESS_MEM_MASK);
-    r.flags = IORESOURCE_MEM | IORESOURCE_SIZEALIGN;
+    r.flags = IORESOURCE_MEM | IORESOURCE_SIZEALIGN | (lo & ~static_cast<uint32_t>(PCI_BASE_ADDRESS_MEM_MASK));
     if (lo & PCI_BASE_ADDRESS_MEM_PREFETCH) r.flags |= IORESOURCE_PREFETCH;
     if ((lo & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64 && i + 1 < count) {
       uint32_t hi = 0, szhi = 0;
