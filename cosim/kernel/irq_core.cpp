@@ -162,6 +162,25 @@ void IrqCore::raise(unsigned irq) {
   m_kernel.scheduler().wake_all();
 }
 
+void IrqCore::set_line(unsigned irq, bool asserted) {
+  IrqDesc* d = desc(irq);
+  if (!d) {  // a line nobody allocated: it exists as soon as it is wired (IOAPIC pins)
+    IrqDesc nd;
+    nd.irq = irq;
+    m_irqs[irq] = nd;
+    d = &m_irqs[irq];
+  }
+  d->level = true;
+  const bool rising = asserted && !d->asserted;
+  d->asserted = asserted;
+  if (rising) raise(irq);
+}
+
+bool IrqCore::line_asserted(unsigned irq) const {
+  auto it = m_irqs.find(irq);
+  return it != m_irqs.end() && it->second.asserted;
+}
+
 void IrqCore::dispatch(IrqDesc& d) {
   if (d.disable_depth > 0) {
     d.pending_while_disabled = true;
@@ -184,8 +203,38 @@ void IrqCore::dispatch(IrqDesc& d) {
   }
   if ((r & IRQ_WAKE_THREAD) && d.thread_fn) r = reinterpret_cast<irq_handler_t>(d.thread_fn)(static_cast<int>(d.irq), d.dev_id);
   d.running = false;
-  if (r == IRQ_NONE) ++d.unhandled;
-  else ++d.count;
+  if (r == IRQ_NONE) {
+    ++d.unhandled;
+    ++d.unhandled_run;
+  } else {
+    ++d.count;
+    d.unhandled_run = 0;
+  }
+  if (d.level && d.unhandled_run >= kUnhandledLimit) {  // __report_bad_irq
+    char b[128];
+    std::snprintf(b, sizeof b, "irq %u: nobody cared (try booting with the \"irqpoll\" option)\n", d.irq);
+    m_kernel.printk(LogLevel::Emerg, b);
+    std::snprintf(b, sizeof b, "Disabling IRQ #%u\n", d.irq);
+    m_kernel.printk(LogLevel::Emerg, b);
+    ++d.disable_depth;
+  } else if (d.level && d.asserted && d.disable_depth == 0) {
+    // Still asserted: the level interrupt fires again. A handler that says it handled the line
+    // but leaves it asserted would storm in zero simulated time: stop that the way Linux stops a
+    // line nobody handles.
+    const uint64_t now = static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_core::sc_time(1, sc_core::SC_PS));
+    if (now != d.refire_time_ps) {
+      d.refire_time_ps = now;
+      d.refires = 0;
+    }
+    if (++d.refires >= kUnhandledLimit) {
+      char b[128];
+      std::snprintf(b, sizeof b, "irq %u: interrupt storm: the line stays asserted after its handler; disabling\n", d.irq);
+      m_kernel.printk(LogLevel::Emerg, b);
+      ++d.disable_depth;
+    } else {
+      m_pending.push_back(d.irq);
+    }
+  }
   s.wake_all();
 }
 

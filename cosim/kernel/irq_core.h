@@ -33,6 +33,10 @@ struct IrqDesc {
   uint64_t count = 0;        // handled (/proc/interrupts)
   uint64_t unhandled = 0;    // handler returned IRQ_NONE
   bool running = false;
+  bool level = false;        // a level-triggered line (INTx)
+  bool asserted = false;     // its state
+  uint64_t unhandled_run = 0;
+  uint64_t refire_time_ps = 0, refires = 0;  // re-fires of a held line without time passing
 };
 
 class IrqCore {
@@ -68,8 +72,15 @@ class IrqCore {
   // From the APIC sink (device context): queue and wake the interrupt task.
   void deliver(const vtd::DeliveredInterrupt& irq);
   void fault_event();
-  // Raises `irq` directly (legacy INTx lines routed by the kernel).
+  // Raises `irq` directly (an edge).
   void raise(unsigned irq);
+  // A level-triggered line (INTx through the IOAPIC): a handler runs on assertion and again while
+  // the line stays asserted after it returned (note_interrupt's storm detection disables a line
+  // nobody handles).
+  void set_line(unsigned irq, bool asserted);
+  bool line_asserted(unsigned irq) const;
+  // note_interrupt: this many unhandled interrupts in a row disable the line ("nobody cared").
+  static constexpr uint64_t kUnhandledLimit = 1000;
 
   uint64_t spurious() const { return m_spurious; }
   std::vector<const IrqDesc*> all() const;
