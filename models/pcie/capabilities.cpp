@@ -452,7 +452,8 @@ CapOffsets build_endpoint_function(ConfigSpace& cs, const topo::FunctionSpec& fn
   build_type0_header(cs, fn, p.multifunction);
   CapOffsets o;
   if (fn.pm) o.pm = add_pm_cap(cs, false);
-  if (fn.msi_vectors) o.msi = add_msi_cap(cs, static_cast<unsigned>(fn.msi_vectors), fn.msi_64bit, false, fn.loc);
+  if (fn.msi_vectors)
+    o.msi = add_msi_cap(cs, static_cast<unsigned>(fn.msi_vectors), fn.msi_64bit, fn.msi_maskable, fn.loc);
   if (!p.conventional) {
     ExpressParams e;
     e.type = p.type;

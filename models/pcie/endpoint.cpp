@@ -12,10 +12,15 @@ namespace {
 constexpr uint64_t kBackingPage = 4096;
 }
 
+Endpoint::DmaSlot::DmaSlot() : ext(new PcieExtension) { gp.set_extension(ext); }  // gp owns ext
+
 Endpoint::Endpoint(sc_core::sc_module_name name, const topo::EndpointSpec& spec, int segment,
                    const topo::LinkSpec* link)
-    : Component(name), m_spec(spec), m_ext(new PcieExtension) {
+    : Component(name), m_spec(spec) {
   const PortType type = spec.integrated ? PortType::RcIntegratedEndpoint : PortType::Endpoint;
+  // A conventional PCI device (no PCIe capability) behind a PCIe-to-PCI bridge, or one that sits
+  // on a PCIe port or the root bus anyway (EndpointSpec::express).
+  const bool conventional = !spec.pcie || !spec.express;
   const bool multifunction = spec.functions.size() > 1;
   std::vector<unsigned> numbers;
   for (const auto& f : spec.functions) numbers.push_back(static_cast<unsigned>(f.function));
@@ -23,25 +28,34 @@ Endpoint::Endpoint(sc_core::sc_module_name name, const topo::EndpointSpec& spec,
   const unsigned max_fn = numbers.empty() ? 0 : numbers.back();
   m_by_number.assign(max_fn + 1, nullptr);
   m_function_hops.assign(max_fn + 1, kNoHop);
+  m_msix.resize(max_fn + 1);
   for (const auto& f : spec.functions) {
     // PCIe 7.8.8: ARI functions chain to the next implemented function number.
     auto next = std::upper_bound(numbers.begin(), numbers.end(), static_cast<unsigned>(f.function));
     const uint8_t ari_next = next == numbers.end() ? 0 : static_cast<uint8_t>(*next);
-    auto fn = make_endpoint_function(spec.name + ".f" + std::to_string(f.function), f, type, !spec.pcie,
-                                     multifunction, link, ari_next);
+    auto fn = make_endpoint_function(spec.name + ".f" + std::to_string(f.function), f, type, conventional,
+                                     multifunction, conventional ? nullptr : link, ari_next);
     // Until it captures its id from a type 0 config write, a function knows only its devfn.
     bool ari = f.ari;
     fn->set_devfn(static_cast<uint8_t>(ari ? f.function : (spec.device << 3) | f.function));
-    m_by_number[f.function] = fn.get();
-    m_function_hops[f.function] = hops().intern(fn->name(), fn.get(), segment);
+    const auto n = static_cast<unsigned>(f.function);
+    if (fn->msix_cap()) m_msix[n] = std::make_unique<MsixTable>(fn->config(), fn->msix_cap());
+    fn->set_intx_listener([this, n](bool level) {
+      if (m_intx_listener) m_intx_listener(n, function(n)->interrupt_pin(), level);
+    });
+    fn->set_reset_handler([this, n](ResetRequest r) {
+      if (r == ResetRequest::FunctionLevel) reset_function(n, ResetKind::FunctionLevel);
+    });
+    m_by_number[n] = fn.get();
+    m_function_hops[n] = hops().intern(fn->name(), fn.get(), segment);
     m_functions.push_back(std::move(fn));
   }
   add_port(hops().intern(spec.name, m_functions.empty() ? nullptr : m_functions.front().get(), segment));
-  m_gp.set_extension(m_ext);
+  m_last_gp = &m_slot.gp;
   m_record_ingress = false;  // the completing function is the hop
 }
 
-Endpoint::~Endpoint() = default;  // m_gp deletes the extension it owns
+Endpoint::~Endpoint() = default;  // each slot's payload deletes the extension it owns
 
 HopId Endpoint::function_hop(unsigned fn) const {
   return fn < m_function_hops.size() ? m_function_hops[fn] : kNoHop;
@@ -55,7 +69,22 @@ bool Endpoint::claims(uint64_t addr, bool io) const {
 
 const PcieExtension& Endpoint::dma(unsigned fn, TlpKind kind, uint64_t addr, uint8_t* data, unsigned len,
                                    sc_core::sc_time& delay, const DmaOptions& opt) {
-  PcieExtension& ext = *m_ext;
+  DmaSlot* slot = &m_slot;
+  if (m_dma_depth) {  // issued from inside another dma() (a BAR handler it reached, an MSI)
+    if (m_nested.size() < m_dma_depth) m_nested.push_back(std::make_unique<DmaSlot>());
+    slot = m_nested[m_dma_depth - 1].get();
+  }
+  ++m_dma_depth;
+  const PcieExtension& e = dma_on(*slot, fn, kind, addr, data, len, delay, opt);
+  --m_dma_depth;
+  m_last_gp = &slot->gp;
+  return e;
+}
+
+const PcieExtension& Endpoint::dma_on(DmaSlot& slot, unsigned fn, TlpKind kind, uint64_t addr, uint8_t* data,
+                                      unsigned len, sc_core::sc_time& delay, const DmaOptions& opt) {
+  tlm::tlm_generic_payload& gp = slot.gp;
+  PcieExtension& ext = *slot.ext;
   ext.reset_record();
   ext.record_path = opt.record_path;
   ext.kind = kind;
@@ -66,19 +95,19 @@ const PcieExtension& Endpoint::dma(unsigned fn, TlpKind kind, uint64_t addr, uin
   ext.execute = opt.execute;
   ext.no_snoop = opt.no_snoop;
   ext.relaxed_ordering = opt.relaxed_ordering;
-  m_gp.set_command(kind == TlpKind::MemRead ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
-  m_gp.set_address(addr);
-  m_gp.set_data_ptr(data);
-  m_gp.set_data_length(len);
-  m_gp.set_streaming_width(len);
-  m_gp.set_byte_enable_ptr(nullptr);
-  m_gp.set_dmi_allowed(false);
-  m_gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  gp.set_command(kind == TlpKind::MemRead ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
+  gp.set_address(addr);
+  gp.set_data_ptr(data);
+  gp.set_data_length(len);
+  gp.set_streaming_width(len);
+  gp.set_byte_enable_ptr(nullptr);
+  gp.set_dmi_allowed(false);
+  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
 
   PciFunction* f = function(fn);
   if (!f) {
     ext.fail(Outcome::UnsupportedRequest, function_hop(fn));
-    m_gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return ext;
   }
   const RequesterId requester = opt.spoof_requester ? *opt.spoof_requester : f->bdf();
@@ -90,27 +119,28 @@ const PcieExtension& Endpoint::dma(unsigned fn, TlpKind kind, uint64_t addr, uin
     const uint32_t key = RouteCache::key(fn, kind, opt.at, opt.has_pasid, opt.privileged, opt.execute, opt.no_snoop,
                                          opt.relaxed_ordering);
     if (const CachedRoute* route = m_routes.find(key, addr, len)) {
-      m_routes.replay(*route, m_gp, ext, delay);
+      m_routes.replay(*route, gp, ext, delay);
       return ext;
     }
-    return dma_recorded(key, *f, function_hop(fn), delay);
+    return dma_recorded(slot, key, *f, function_hop(fn), delay);
   }
-  issue(*f, function_hop(fn), delay, opt.spoof_requester.has_value());
+  issue(slot, *f, function_hop(fn), delay, opt.spoof_requester.has_value());
   return ext;
 }
 
-const PcieExtension& Endpoint::dma_recorded(uint32_t key, PciFunction& f, HopId origin, sc_core::sc_time& delay) {
+const PcieExtension& Endpoint::dma_recorded(DmaSlot& slot, uint32_t key, PciFunction& f, HopId origin,
+                                            sc_core::sc_time& delay) {
   // The hop-by-hop path with a recorder attached. Hops are recorded whatever the caller asked,
   // so that the route can serve callers who record them.
-  PcieExtension& ext = *m_ext;
-  RouteRecorder recorder(ext.kind, m_gp.get_address(), m_gp.get_data_length());
+  PcieExtension& ext = *slot.ext;
+  RouteRecorder recorder(ext.kind, slot.gp.get_address(), slot.gp.get_data_length());
   const bool record_path = ext.record_path;
   ext.record_path = true;
   ext.recorder = &recorder;
-  issue(f, origin, delay, false);
+  issue(slot, f, origin, delay, false);
   ext.recorder = nullptr;
   ext.record_path = record_path;
-  m_routes.store(key, recorder, m_gp, ext);
+  m_routes.store(key, recorder, slot.gp, ext);
   if (!record_path) {  // what add_hop() would have left with record_path off
     ext.hop_count = 0;
     ext.hops_truncated = false;
@@ -118,14 +148,15 @@ const PcieExtension& Endpoint::dma_recorded(uint32_t key, PciFunction& f, HopId 
   return ext;
 }
 
-void Endpoint::issue(PciFunction& f, HopId origin, sc_core::sc_time& delay, bool spoofed) {
-  PcieExtension& ext = *m_ext;
+void Endpoint::issue(DmaSlot& slot, PciFunction& f, HopId origin, sc_core::sc_time& delay, bool spoofed) {
+  tlm::tlm_generic_payload& gp = slot.gp;
+  PcieExtension& ext = *slot.ext;
   const TlpKind kind = ext.kind;
-  const uint64_t addr = m_gp.get_address();
+  const uint64_t addr = gp.get_address();
   ext.add_hop(origin);
   // PCIe 7.5.1.1.3: with Bus Master Enable clear a function must not issue memory requests.
   if (!f.bus_master()) {
-    fail(m_gp, ext, Outcome::UnsupportedRequest, origin);
+    fail(gp, ext, Outcome::UnsupportedRequest, origin);
     return;
   }
   // PCIe 6.12.1.2: a multi-function device may route P2P between its functions internally;
@@ -141,21 +172,21 @@ void Endpoint::issue(PciFunction& f, HopId origin, sc_core::sc_time& delay, bool
       }
       bool out = f.acs(AcsBit::RR) || (f.acs(AcsBit::EC) && f.egress_blocked(n));
       if (f.acs(AcsBit::EC) && f.egress_blocked(n) && !f.acs(AcsBit::RR)) {
-        fail(m_gp, ext, Outcome::BlockedByAcs, origin, AcsBit::EC);
+        fail(gp, ext, Outcome::BlockedByAcs, origin, AcsBit::EC);
         return;
       }
       if (out) {
         ext.note_redirect(f.acs(AcsBit::RR) ? AcsBit::RR : AcsBit::EC, origin);
         break;
       }
-      bar_access(n, *sib, bar, addr - sib->bars()[bar].base, m_gp, ext, delay);
+      access_bar(n, *sib, bar, addr - sib->bars()[bar].base, gp, ext, delay);
       return;
     }
   }
-  forward(kUpstreamPort, m_gp, ext, delay);
+  forward(kUpstreamPort, gp, ext, delay);
   ext.consume_burst(delay);  // the last completion (or the posted write's last byte) has landed
   if (!ext.finished()) {  // nobody ended it: a completer that forgot, or a path that dropped it
-    fail(m_gp, ext, Outcome::UnsupportedRequest, kNoHop);
+    fail(gp, ext, Outcome::UnsupportedRequest, kNoHop);
   }
 }
 
@@ -163,7 +194,7 @@ void Endpoint::handle(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_
   switch (ext.kind) {
     case TlpKind::CfgRead0:
     case TlpKind::CfgWrite0:
-      config_access(gp, ext);
+      config_access(gp, ext, delay);
       return;
     case TlpKind::MemRead:
     case TlpKind::MemWrite:
@@ -172,7 +203,7 @@ void Endpoint::handle(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_
         PciFunction* f = m_by_number[n];
         int bar = f ? f->claim(gp.get_address(), false) : -1;
         if (bar < 0) continue;
-        bar_access(n, *f, bar, gp.get_address() - f->bars()[bar].base, gp, ext, delay);
+        access_bar(n, *f, bar, gp.get_address() - f->bars()[bar].base, gp, ext, delay);
         return;
       }
       fail(gp, ext, Outcome::UnsupportedRequest, port_hop(kUpstreamPort));
@@ -186,7 +217,7 @@ void Endpoint::handle(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_
   }
 }
 
-void Endpoint::config_access(tlm::tlm_generic_payload& gp, PcieExtension& ext) {
+void Endpoint::config_access(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
   RequesterId target = ext.cfg_target;
   bool ari = !m_functions.empty() && m_spec.functions.front().ari;
   unsigned fn = ari ? target.devfn : target.function();
@@ -196,6 +227,68 @@ void Endpoint::config_access(tlm::tlm_generic_payload& gp, PcieExtension& ext) {
     return;
   }
   complete_config(*f, function_hop(fn), gp, ext);
+  // A write may have unmasked a pending MSI vector, cleared the MSI-X Function Mask or set Bus
+  // Master Enable: the function sends what is now due, after the write completed.
+  if (ext.kind == TlpKind::CfgWrite0) send_unmasked(fn, delay);
+}
+
+void Endpoint::access_bar(unsigned fn_no, PciFunction& fn, int bar, uint64_t offset, tlm::tlm_generic_payload& gp,
+                          PcieExtension& ext, sc_core::sc_time& delay) {
+  MsixTable* table = msix_table(fn_no);
+  if (!table || !table->claims(bar, offset)) {
+    bar_access(fn_no, fn, bar, offset, gp, ext, delay);
+    return;
+  }
+  ext.consume_burst(delay);
+  const bool mask_written = table->access(bar, offset, gp.is_write(), gp.get_data_ptr(), gp.get_data_length());
+  ext.completer = fn.bdf();
+  ext.deliver(function_hop(fn_no));
+  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+  if (mask_written) send_unmasked(fn_no, delay);  // PCI 3.0 6.8.2.10
+}
+
+MsiResult Endpoint::signal_msi(unsigned fn, unsigned vector, sc_core::sc_time& delay) {
+  PciFunction* f = function(fn);
+  if (!f) return MsiResult::Disabled;
+  const MsiDecision d = prepare_msi(*f, msix_table(fn), vector);
+  if (d.result != MsiResult::Sent) return d.result;
+  return send_message(fn, d.message, delay);
+}
+
+MsiResult Endpoint::send_message(unsigned fn, const MsiMessage& m, sc_core::sc_time& delay) {
+  // PCI 3.0 6.8.1.9 / 6.8.2.8: one DWORD memory write, little-endian as every TLP payload.
+  uint8_t data[4] = {static_cast<uint8_t>(m.data), static_cast<uint8_t>(m.data >> 8),
+                     static_cast<uint8_t>(m.data >> 16), static_cast<uint8_t>(m.data >> 24)};
+  const PcieExtension& e = dma(fn, TlpKind::MemWrite, m.address, data, 4, delay);
+  return e.verdict.outcome == Outcome::Delivered ? MsiResult::Sent : MsiResult::Fault;
+}
+
+void Endpoint::send_unmasked(unsigned fn, sc_core::sc_time delay) {
+  PciFunction* f = function(fn);
+  if (!f) return;
+  for (const MsiMessage& m : take_unmasked_pending(*f, msix_table(fn))) send_message(fn, m, delay);
+}
+
+void Endpoint::set_intx(unsigned fn, bool asserted) {
+  if (PciFunction* f = function(fn)) f->set_intx(asserted);
+}
+
+void Endpoint::reset_function(unsigned fn, ResetKind kind) {
+  PciFunction* f = function(fn);
+  if (!f) return;
+  f->reset(kind);
+  if (MsixTable* t = msix_table(fn)) t->reset();
+  for (auto it = m_backing.begin(); it != m_backing.end();) {
+    if ((it->first >> 56) == fn) it = m_backing.erase(it);
+    else ++it;
+  }
+  invalidate_routes();
+  on_reset(fn, kind);
+}
+
+void Endpoint::reset(ResetKind kind) {
+  for (unsigned n = 0; n < m_by_number.size(); ++n)
+    if (m_by_number[n]) reset_function(n, kind);
 }
 
 void Endpoint::bar_access(unsigned fn_no, PciFunction& fn, int bar, uint64_t offset, tlm::tlm_generic_payload& gp,

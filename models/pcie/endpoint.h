@@ -2,8 +2,15 @@
 // conventional PCI device on a PCIe-to-PCI bridge's bus, or a root-complex integrated endpoint.
 // The generic model backs every memory BAR with sparse storage, so what is written reads back;
 // device models (edu, GPU, ...) derive and override bar_access().
+//
+// Interrupts: signal_msi() sends MSI / MSI-X messages as the function's capabilities are
+// programmed (msi_signal.h), the MSI-X table and PBA are real registers in the BAR the capability
+// names (msix_table.h), set_intx() drives the INTx pin. Resets: an FLR the function's registers
+// request, or a Secondary Bus Reset above the device (the fabric calls reset()), end in
+// reset_function(), which calls the device model's on_reset().
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -11,6 +18,8 @@
 
 #include "pcie/component.h"
 #include "pcie/function.h"
+#include "pcie/msi_signal.h"
+#include "pcie/msix_table.h"
 #include "pcie/route_cache.h"
 #include "pcie/topology/spec.h"
 
@@ -46,13 +55,38 @@ class Endpoint : public Component {
 
   // Issues a memory request from function `fn` upstream (DMA). `data` holds `len` bytes to
   // write or receives the read data. Returns the transaction's record; the TLM delay is updated
-  // to the completion time. Not re-entrant (one DMA at a time per endpoint, like one engine).
+  // to the completion time. A dma() issued while another is on its way (a device model's
+  // bar_access reached by a sibling's request, an MSI it sends) uses a payload of its own; the
+  // returned record stays valid until the next dma() at the same nesting depth.
   // Requests to DRAM replay a cached route when one is valid (route_cache.h): same timing, data,
   // record and link statistics as the hop-by-hop path, which fills the cache.
   const PcieExtension& dma(unsigned fn, TlpKind kind, uint64_t addr, uint8_t* data, unsigned len,
                            sc_core::sc_time& delay, const DmaOptions& opt = {});
-  // The generic payload of the last dma(), for inspecting the response status.
-  const tlm::tlm_generic_payload& last_payload() const { return m_gp; }
+  // The generic payload of the last dma() that finished, for inspecting the response status.
+  const tlm::tlm_generic_payload& last_payload() const { return *m_last_gp; }
+
+  // Signals MSI or MSI-X `vector` of function `fn` (msi_signal.h: enables, Bus Master Enable,
+  // masks and pending bits, Multiple Message Enable). A message that may go is a DWORD memory
+  // write with the function's requester id, issued through dma(): it crosses the fabric, and at
+  // 0xFEEx_xxxx a remapping unit's interrupt path or the host's MSI target delivers it to the
+  // local APIC sink. `delay` is updated to the write's completion.
+  MsiResult signal_msi(unsigned fn, unsigned vector, sc_core::sc_time& delay);
+  // Sets the INTx state of function `fn` (Status.Interrupt Status); the pin follows it unless
+  // Command.Interrupt Disable is set or MSI/MSI-X is enabled (PciFunction::set_intx).
+  void set_intx(unsigned fn, bool asserted);
+  // Hears every change of a function's INTx pin: function number, Interrupt Pin (1..4 = INTA..
+  // INTD), level. The fabric installs one (Fabric::set_intx_listener).
+  using IntxListener = std::function<void(unsigned fn, unsigned pin, bool asserted)>;
+  void set_intx_listener(IntxListener l) { m_intx_listener = std::move(l); }
+  // The MSI-X table and PBA of function `fn`; nullptr without MSI-X.
+  MsixTable* msix_table(unsigned fn) const { return fn < m_msix.size() ? m_msix[fn].get() : nullptr; }
+
+  // Resets function `fn` (PCIe 6.6): its registers (PciFunction::reset), its MSI-X table, the data
+  // the generic model keeps behind its BARs (6.6.2: no software-readable state survives from the
+  // function's previous use), cached routes; then the device model's on_reset().
+  void reset_function(unsigned fn, ResetKind kind);
+  // A conventional reset of every function (a Secondary Bus Reset above the device).
+  void reset(ResetKind kind = ResetKind::Conventional);
 
   // Which function/BAR claims `addr` (memory); false when none.
   bool claims(uint64_t addr, bool io = false) const;
@@ -64,23 +98,46 @@ class Endpoint : public Component {
  protected:
   void handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
   // A memory request claimed by `bar` of `fn`. Default: sparse memory backing.
+  // The MSI-X table and PBA are routed away before this is called.
   virtual void bar_access(unsigned fn_no, PciFunction& fn, int bar, uint64_t offset, tlm::tlm_generic_payload& gp,
                           PcieExtension& ext, sc_core::sc_time& delay);
-  void config_access(tlm::tlm_generic_payload& gp, PcieExtension& ext);
+  // Device models: return function `fn` to its state after reset (registers, engines, timers,
+  // buffers). Called by reset_function() after the configuration registers were reset.
+  virtual void on_reset(unsigned /*fn*/, ResetKind /*kind*/) {}
+  void config_access(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
 
  private:
+  // The payload of one dma() in flight (see dma()).
+  struct DmaSlot {
+    tlm::tlm_generic_payload gp;
+    PcieExtension* ext;
+    DmaSlot();
+  };
+  // dma() once its payload is chosen.
+  const PcieExtension& dma_on(DmaSlot& s, unsigned fn, TlpKind kind, uint64_t addr, uint8_t* data, unsigned len,
+                              sc_core::sc_time& delay, const DmaOptions& opt);
   // dma() on a route cache miss: issue() with a recorder attached, then store the route.
-  const PcieExtension& dma_recorded(uint32_t key, PciFunction& f, HopId origin, sc_core::sc_time& delay);
+  const PcieExtension& dma_recorded(DmaSlot& s, uint32_t key, PciFunction& f, HopId origin, sc_core::sc_time& delay);
   // The hop-by-hop path of dma(), once the TLP is built.
-  void issue(PciFunction& f, HopId origin, sc_core::sc_time& delay, bool spoofed);
+  void issue(DmaSlot& s, PciFunction& f, HopId origin, sc_core::sc_time& delay, bool spoofed);
+  // A memory request claimed by `bar` of function `fn_no`: the MSI-X table and PBA, else bar_access().
+  void access_bar(unsigned fn_no, PciFunction& fn, int bar, uint64_t offset, tlm::tlm_generic_payload& gp,
+                  PcieExtension& ext, sc_core::sc_time& delay);
+  MsiResult send_message(unsigned fn, const MsiMessage& m, sc_core::sc_time& delay);
+  // Sends the messages of function `fn` that are pending and no longer masked.
+  void send_unmasked(unsigned fn, sc_core::sc_time delay);
 
   topo::EndpointSpec m_spec;
   std::vector<std::unique_ptr<PciFunction>> m_functions;
   std::vector<PciFunction*> m_by_number;  // function number -> function
   std::vector<HopId> m_function_hops;     // function number -> hop
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> m_backing;  // (fn, bar, page) -> 4 KiB
-  tlm::tlm_generic_payload m_gp;
-  PcieExtension* m_ext;
+  std::vector<std::unique_ptr<MsixTable>> m_msix;  // function number -> table (nullptr: no MSI-X)
+  IntxListener m_intx_listener;
+  DmaSlot m_slot;                                  // dma() (the common case: one at a time)
+  std::vector<std::unique_ptr<DmaSlot>> m_nested;  // dma() while another is on its way, by depth
+  unsigned m_dma_depth = 0;
+  const tlm::tlm_generic_payload* m_last_gp;
   RouteCache m_routes;
 };
 

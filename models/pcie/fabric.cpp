@@ -83,6 +83,30 @@ Fabric::Fabric(const topo::TopologySpec& spec) : m_spec(spec) {
                          topo::AddressRange{vtd::RemappingUnit::kInterruptBase, vtd::RemappingUnit::kInterruptSize});
   build_iommus();
   reindex();
+  for (const FunctionInfo& info : m_functions) {
+    if (!info.fn->is_bridge()) continue;
+    PciFunction* bridge = info.fn;
+    bridge->set_reset_handler([this, bridge](ResetRequest r) {
+      if (r == ResetRequest::SecondaryBus) reset_below(bridge);
+    });
+  }
+}
+
+void Fabric::reset_below(const PciFunction* bridge) {
+  std::vector<const FunctionInfo*> todo = children(bridge);
+  std::vector<Endpoint*> done;
+  while (!todo.empty()) {
+    const FunctionInfo* info = todo.back();
+    todo.pop_back();
+    if (info->endpoint) {
+      if (std::find(done.begin(), done.end(), info->endpoint) != done.end()) continue;
+      done.push_back(info->endpoint);
+      info->endpoint->reset(ResetKind::Conventional);
+      continue;
+    }
+    info->fn->reset(ResetKind::Conventional);
+    for (const FunctionInfo* below : children(info->fn)) todo.push_back(below);
+  }
 }
 
 vtd::RemappingUnit* Fabric::iommu(const std::string& name) const {
@@ -170,6 +194,10 @@ Endpoint& Fabric::build_endpoint(const topo::EndpointSpec& spec, FunctionRole ro
   std::unique_ptr<Endpoint> ep_owned = make_device(module_name(spec.name).c_str(), spec, segment, link);
   Endpoint& ep = *ep_owned;
   m_components.push_back(std::move(ep_owned));
+  ep.set_intx_listener([this, &ep](unsigned fn, unsigned pin, bool asserted) {
+    const FunctionInfo* info = find(ep.function(fn));
+    if (m_intx_listener && info) m_intx_listener(*info, pin, asserted);
+  });
   for (size_t i = 0; i < spec.functions.size(); ++i) {
     const topo::FunctionSpec& f = spec.functions[i];
     FunctionInfo& info = add_info(ep.function(f.function), role, segment, spec.name, parent, link,

@@ -4,6 +4,7 @@
 // design once).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <systemc>
@@ -111,6 +112,16 @@ class Fabric {
   std::vector<const FunctionInfo*> children(const PciFunction* bridge) const;  // on its secondary bus
 
   size_t module_count() const { return m_components.size(); }
+
+  // INTx (PCI 3.0 6.2.3): called whenever an endpoint function's INTx pin changes level; `pin` is
+  // the function's Interrupt Pin register (1..4 = INTA..INTD). No interrupt controller is modelled
+  // behind it (no swizzling at bridges, no IOAPIC).
+  using IntxListener = std::function<void(const FunctionInfo& fn, unsigned pin, bool asserted)>;
+  void set_intx_listener(IntxListener l) { m_intx_listener = std::move(l); }
+  // A hot reset of everything below `bridge` (PCIe 6.6.1; what setting its Bridge Control
+  // Secondary Bus Reset does): each device below with Endpoint::reset, each bridge and port below
+  // with PciFunction::reset, so they lose bus numbers, windows and BARs alike.
+  void reset_below(const PciFunction* bridge);
   // Rebuilds the BDF index (firmware calls it after bus numbers change).
   void refresh_index() { reindex(); }
 
@@ -141,6 +152,7 @@ class Fabric {
   std::vector<FunctionInfo> m_functions;
   std::unordered_map<uint64_t, size_t> m_by_bdf;                 // segment<<16 | bdf -> index
   std::unordered_map<const PciFunction*, size_t> m_by_fn;
+  IntxListener m_intx_listener;
   bool m_enumerated = false;
 };
 

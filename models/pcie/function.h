@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "pcie/capabilities.h"
@@ -15,6 +16,17 @@
 namespace pciesim {
 
 using PortType = regs::PortType;  // PCIe 7.5.3.2 device/port type
+
+// PCIe 6.6: what a reset does to a function. A conventional reset (a hot reset, e.g. a Secondary
+// Bus Reset above the function, PCIe 6.6.1) returns everything but sticky registers to its reset
+// value; a Function Level Reset (PCIe 6.6.2) also keeps the fields that belong to the link.
+enum class ResetKind : uint8_t { Conventional, FunctionLevel };
+
+// A reset that a config write asked for and that someone above the function carries out.
+enum class ResetRequest : uint8_t {
+  FunctionLevel,  // Device Control "Initiate Function Level Reset" (PCIe 7.5.3.4), with DEVCAP.FLR
+  SecondaryBus,   // Bridge Control "Secondary Bus Reset" set (PCI-to-PCI Bridge 1.2 3.2.5.17)
+};
 
 // A BAR slot as currently programmed; index -1 = unused (or the upper half of a 64-bit BAR).
 struct DecodedBar : BarDecode {
@@ -79,12 +91,41 @@ class PciFunction {
 
   // Offsets of capabilities the fabric uses (0 = absent).
   uint16_t pcie_cap() const { return m_pcie_offset; }
+  uint16_t msi_cap() const { return m_msi_offset; }
+  uint16_t msix_cap() const { return m_msix_offset; }
+  // Message Control enable bits (PCI 3.0 6.8.1.3, 6.8.2.3): with either set the function must not
+  // use INTx.
+  bool msi_enabled() const;
+  bool msix_enabled() const;
+
+  // INTx (PCI 3.0 6.2.2-6.2.3): the function's interrupt state is Status.Interrupt Status; its pin
+  // (Interrupt Pin register, 0 = none) is asserted while that state is set, Command.Interrupt
+  // Disable is clear and neither MSI nor MSI-X is enabled. The listener hears every change of the
+  // pin's level (from set_intx, a config write or a reset).
+  void set_intx(bool asserted);
+  bool intx_state() const { return m_intx_state; }
+  bool intx_asserted() const { return m_intx_level; }
+  uint8_t interrupt_pin() const { return static_cast<uint8_t>(m_cfg.read(cfg::kIntPin, 1)); }
+  void set_intx_listener(std::function<void(bool asserted)> l) { m_intx_listener = std::move(l); }
+
+  // Resets the function (PCIe 6.6): configuration registers back to their reset values except
+  // sticky ones (AER) and, for an FLR, the link-related fields of Device and Link Control; the
+  // INTx state is cleared. Captured bus/device numbers are kept (the next type 0 config write
+  // recaptures them anyway). Invalidates cached routes, then calls on_reset().
+  void reset(ResetKind kind);
+  // Who carries out the resets this function's registers request: its endpoint (FLR: the MSI-X
+  // table and the device model reset too), the fabric (a Secondary Bus Reset resets everything
+  // below the bridge). Without a handler an FLR resets the function alone, and an SBR nothing.
+  void set_reset_handler(std::function<void(ResetRequest)> h) { m_reset_handler = std::move(h); }
+  // Device models: called after every config write that reached a writable or W1C bit, once the
+  // function has decoded it (the ConfigSpace's own write hook belongs to the function).
+  void set_config_listener(ConfigSpace::WriteHook l) { m_config_listener = std::move(l); }
 
   // Re-reads the cached decode from config space (called by the write hook; public for tests
   // and for builders that poke config space directly). Invalidates cached routes.
   void refresh();
 
-  // Conventional reset / FLR hook for device models.
+  // Called at the end of reset(), for function subclasses.
   virtual void on_reset() {}
 
  protected:
@@ -93,6 +134,10 @@ class PciFunction {
   ConfigSpace m_cfg;
 
  private:
+  // The config write hook: decode, then the side effects of the bits just written.
+  void written(uint16_t offset, unsigned size);
+  void update_intx();
+
   RequesterId m_bdf;
   uint16_t m_command = 0;
   std::array<DecodedBar, 6> m_bars{};
@@ -103,7 +148,15 @@ class PciFunction {
   uint16_t m_acs_offset = 0;
   AcsRegs m_acs;
   uint16_t m_pcie_offset = 0;
+  uint16_t m_msi_offset = 0;
+  uint16_t m_msix_offset = 0;
   uint8_t m_port_number = 0;
+  bool m_intx_state = false;  // Status.Interrupt Status
+  bool m_intx_level = false;  // the pin as the listener last heard it
+  bool m_resetting = false;   // reset(): the config listener hears no write
+  std::function<void(bool)> m_intx_listener;
+  std::function<void(ResetRequest)> m_reset_handler;
+  ConfigSpace::WriteHook m_config_listener;
 };
 
 }  // namespace pciesim

@@ -54,6 +54,12 @@ void Hub::note_unclaimed(RouteRecorder& rec) const {
 }
 
 void Hub::send_down(const DownPort& p, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
+  // While its Secondary Bus Reset bit is set the port holds its link in hot reset (PCI-to-PCI
+  // Bridge 1.2 3.2.5.17, PCIe 6.6.1): nothing below answers.
+  if (p.fn && (p.fn->bridge_control() & cfg::kBctlSecondaryBusReset)) {
+    fail(gp, ext, Outcome::UnsupportedRequest, port_hop(p.port));
+    return;
+  }
   delay += traversal_latency(p.port);
   if (ext.recorder) ext.recorder->latency(traversal_latency(p.port));
   ext.add_hop(port_hop(p.port));  // egress

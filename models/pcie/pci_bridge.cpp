@@ -58,6 +58,7 @@ void PciBridge::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ex
       case TlpKind::CfgRead1:
       case TlpKind::CfgWrite1: {
         if (ext.cfg_target.bus != m_fn->secondary_bus()) break;  // nothing deeper behind us
+        if (in_reset()) break;
         for (const auto& [p, ep] : m_devices) {
           if (ep->device_number() != int(ext.cfg_target.device())) continue;
           ext.kind = write ? TlpKind::CfgWrite0 : TlpKind::CfgRead0;  // type 1 -> type 0
@@ -74,7 +75,7 @@ void PciBridge::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ex
         }
         break;
       default: {
-        if (!m_fn->window_claims(gp.get_address())) break;
+        if (!m_fn->window_claims(gp.get_address()) || in_reset()) break;
         int p = port_claiming(gp.get_address());
         if (p < 0) break;
         ext.add_hop(port_hop(p));

@@ -34,6 +34,8 @@ class PciBridge : public Component {
 
  private:
   int port_claiming(uint64_t addr) const;
+  // Secondary Bus Reset set: RST# is asserted on the PCI bus (PCI-to-PCI Bridge 1.2 3.2.5.17).
+  bool in_reset() const { return m_fn->bridge_control() & cfg::kBctlSecondaryBusReset; }
 
   topo::PciBridgeSpec m_spec;
   std::unique_ptr<PciFunction> m_fn;

@@ -48,6 +48,29 @@ inline void bus_master(Fabric& f, const std::string& name, bool on = true) {
   f.config_write(p.segment, p.bdf(), 0x04, 2, on ? (cmd | 4) : (cmd & ~4));
 }
 
+// One CPU load or store (MMIO) of `len` bytes, little-endian, as a transaction through the root
+// complex. The CPU's annotated delay is dropped: callers in SystemC threads wait for what they need.
+inline uint64_t mmio_read(Fabric& f, uint64_t addr, unsigned len = 4) {
+  uint64_t v = 0;
+  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  f.cpu().access(false, addr, reinterpret_cast<uint8_t*>(&v), len, delay);
+  return v;
+}
+inline void mmio_write(Fabric& f, uint64_t addr, uint64_t v, unsigned len = 4) {
+  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  f.cpu().access(true, addr, reinterpret_cast<uint8_t*>(&v), len, delay);
+}
+
+// Configuration reads and writes of a function by name, through ECAM.
+inline uint32_t cfg_read(Fabric& f, const std::string& name, uint16_t reg, unsigned size = 4) {
+  const FunctionInfo& p = fn(f, name);
+  return f.config_read(p.segment, p.bdf(), reg, size);
+}
+inline void cfg_write(Fabric& f, const std::string& name, uint16_t reg, unsigned size, uint32_t value) {
+  const FunctionInfo& p = fn(f, name);
+  f.config_write(p.segment, p.bdf(), reg, size, value);
+}
+
 inline uint64_t bar(const Fabric& f, const std::string& name, int index) {
   const DecodedBar& b = fn(f, name).fn->bars()[index];
   EXPECT_GE(b.index, 0) << name << " BAR" << index;

@@ -74,6 +74,7 @@ struct FunctionSpec {
   std::vector<BarSpec> bars;
   int msi_vectors = 0;        // 0 = no MSI capability; else 1,2,4,..,32
   bool msi_64bit = true;
+  bool msi_maskable = false;  // MSI per-vector masking (PCI 3.0 6.8.1.3 Message Control bit 8)
   int msix_vectors = 0;       // 0 = no MSI-X capability; table/PBA go in the first memory BAR
   bool pm = true;
   bool aer = false;
@@ -92,6 +93,9 @@ struct EndpointSpec {
   int device = 0;                   // device number; on a PCIe link always 0
   bool pcie = true;                 // false: conventional PCI (behind a PCIe-to-PCI bridge)
   bool integrated = false;          // root-complex integrated endpoint (RCiEP)
+  bool express = true;              // false: its functions have no PCIe capability (256-byte config
+                                    // space) even on a PCIe port or the root bus, as QEMU allows a
+                                    // conventional device (edu) there; behind a bridge always false
   std::vector<FunctionSpec> functions;  // at least one; function 0 required
   SourceLoc loc;
 };

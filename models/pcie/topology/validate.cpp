@@ -268,9 +268,9 @@ class Validator {
     const FunctionSpec* ari_function = nullptr;
     for (const FunctionSpec& fn : ep.functions)
       if (fn.ari) ari_function = &fn;
-    if (ari_function && ctx != EndpointContext::Link)
-      issue(ari_function->loc, "ari", "ARI needs a PCIe link: endpoint " + quoted(ep.name) +
-                                          " is " + (ctx == EndpointContext::Integrated ? "integrated" : "conventional"));
+    if (ari_function && (ctx != EndpointContext::Link || !ep.express))
+      issue(ari_function->loc, "ari", "ARI needs a PCIe link: endpoint " + quoted(ep.name) + " is " +
+                                          (ctx == EndpointContext::Integrated ? "integrated" : "conventional"));
     std::set<int> numbers;
     for (const FunctionSpec& fn : ep.functions) {
       int max_fn = ari_function ? 255 : 7;
@@ -283,14 +283,16 @@ class Validator {
       if (!numbers.insert(fn.function).second)
         issue(fn.loc, "function", "duplicate function number " + std::to_string(fn.function) + " in endpoint " +
                                       quoted(ep.name));
-      check_function(fn, ctx);
+      check_function(fn, ctx == EndpointContext::Conventional || !ep.express);
     }
     if (!numbers.count(0))
       issue(ep.loc, "functions", "missing function 0: endpoint " + quoted(ep.name) +
                                      " must implement function 0 (software probes it first)");
   }
 
-  void check_function(const FunctionSpec& fn, EndpointContext ctx) {
+  // `conventional`: no PCIe capability (behind a PCI bridge, or a device model that is conventional
+  // PCI wherever it sits, EndpointSpec::express).
+  void check_function(const FunctionSpec& fn, bool conventional) {
     if (fn.vendor == 0x0000 || fn.vendor == 0xffff)
       issue(fn.loc, "vendor", "vendor " + hex(fn.vendor) + " is reserved (it reads as 'no function')");
     if (fn.class_code > 0xffffff) issue(fn.loc, "class", "class " + hex(fn.class_code) + " exceeds 24 bits");
@@ -300,7 +302,7 @@ class Validator {
       issue(fn.loc, "msix", "msix " + std::to_string(fn.msix_vectors) + " is out of range 0..2048");
     if (fn.interrupt_pin < 0 || fn.interrupt_pin > 4)
       issue(fn.loc, "interrupt_pin", "interrupt_pin " + std::to_string(fn.interrupt_pin) + " is out of range 0..4");
-    if (ctx == EndpointContext::Conventional) {
+    if (conventional) {
       const char* why = " (conventional PCI has no extended capabilities)";
       if (fn.acs.present) issue(fn.acs.loc, "", std::string("ACS on a conventional PCI function") + why);
       if (fn.aer) issue(fn.loc, "aer", std::string("AER on a conventional PCI function") + why);

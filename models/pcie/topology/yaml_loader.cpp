@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "pcie/device_models.h"
 #include "pcie/topology/template_expr.h"
 #include "pcie/topology/validate.h"
 
@@ -451,10 +452,15 @@ class Loader {
     bool ari = false;
     if (auto* v = m.get("ari")) ari = boolean(*v, "ari");
     int function = -1;
-    for_each(&m.require("functions"), "functions", true, [&](const YAML::Node& item) {
+    // A device model may supply its functions (docs/adding-a-device-model.md): then a topology
+    // says only `model: edu`.
+    const YAML::Node* functions = m.get("functions");
+    if (!functions && !device_model_supplies_functions(ep.model)) functions = &m.require("functions");
+    for_each(functions, "functions", true, [&](const YAML::Node& item) {
       ep.functions.push_back(function_spec(item, place, function + 1, ari));
       function = ep.functions.back().function;
     });
+    apply_device_model_defaults(ep);
     return ep;
   }
 
@@ -474,7 +480,7 @@ class Loader {
   FunctionSpec function_spec(const YAML::Node& n, Place place, int default_function, bool default_ari) {
     Map m(*this, n, "function",
           {"function", "vendor", "device", "class", "revision", "subsystem_vendor", "subsystem", "bars", "msi",
-           "msi_64bit", "msix", "pm", "aer", "ari", "flr", "acs", "interrupt_pin"},
+           "msi_64bit", "msi_maskable", "msix", "pm", "aer", "ari", "flr", "acs", "interrupt_pin"},
           true);
     charge(n);
     FunctionSpec fn;
@@ -492,6 +498,7 @@ class Loader {
     if (auto* v = m.get("subsystem")) fn.subsystem = number<uint16_t>(*v, "subsystem");
     if (auto* v = m.get("msi")) fn.msi_vectors = number<int>(*v, "msi");
     if (auto* v = m.get("msi_64bit")) fn.msi_64bit = boolean(*v, "msi_64bit");
+    if (auto* v = m.get("msi_maskable")) fn.msi_maskable = boolean(*v, "msi_maskable");
     if (auto* v = m.get("msix")) fn.msix_vectors = number<int>(*v, "msix");
     if (auto* v = m.get("pm")) fn.pm = boolean(*v, "pm");
     if (auto* v = m.get("aer")) fn.aer = boolean(*v, "aer");
