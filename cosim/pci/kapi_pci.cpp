@@ -158,7 +158,6 @@ extern "C" void pci_set_master(struct pci_dev* dev) {
   u16 cmd = 0;
   pci_read_config_word(dev, PCI_COMMAND, &cmd);
   if (!(cmd & PCI_COMMAND_MASTER)) {
-    _dev_printk(KERN_DEBUG, &dev->dev, "enabling bus mastering\n");
     pci_write_config_word(dev, PCI_COMMAND, cmd | PCI_COMMAND_MASTER);
   }
   dev->is_busmaster = 1;
