@@ -1,5 +1,6 @@
 #include "kernel/irq_core.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "iommu/iommu_core.h"
@@ -44,9 +45,10 @@ int IrqCore::alloc(unsigned count) {
 void IrqCore::free(unsigned irq) {
   auto it = m_irqs.find(irq);
   if (it == m_irqs.end()) return;
-  if (it->second.handler) {
-    char b[96];
-    std::snprintf(b, sizeof b, "WARNING: freeing IRQ %u with handler %s still requested\n", irq, it->second.name.c_str());
+  if (!it->second.actions.empty()) {
+    char b[128];
+    std::snprintf(b, sizeof b, "WARNING: freeing IRQ %u with handler %s still requested\n", irq,
+                  it->second.actions[0].name.c_str());
     m_kernel.printk(LogLevel::Warning, b);
   }
   m_by_vector.erase(it->second.vector);
@@ -69,31 +71,33 @@ int IrqCore::request(unsigned irq, IrqDesc::Handler handler, IrqDesc::Handler th
   if (!d) return -EINVAL;
   if (!handler && !thread_fn) return -EINVAL;
   if ((flags & IRQF_SHARED) && !dev_id) return -EINVAL;  // request_threaded_irq
-  if (d->handler || d->thread_fn) return -EBUSY;         // one action per line here (no sharing of MSI)
-  d->handler = handler;
-  d->thread_fn = thread_fn;
-  d->flags = flags;
-  d->name = name ? name : "";
-  d->dev_id = dev_id;
-  d->disable_depth = (flags & IRQF_NO_AUTOEN) ? 1 : 0;
+  // __setup_irq: a second action only when both are shared (mismatch: -EBUSY).
+  if (!d->actions.empty() && (!(flags & IRQF_SHARED) || !(d->actions[0].flags & IRQF_SHARED))) {
+    char b[160];
+    std::snprintf(b, sizeof b, "genirq: Flags mismatch irq %u. %08lx (%s) vs. %08lx (%s)\n", irq, flags,
+                  name ? name : "", d->actions[0].flags, d->actions[0].name.c_str());
+    m_kernel.printk(LogLevel::Err, b);
+    return -EBUSY;
+  }
+  if (d->actions.empty()) d->disable_depth = (flags & IRQF_NO_AUTOEN) ? 1 : 0;
+  d->actions.push_back(IrqDesc::Action{handler, thread_fn, dev_id, name ? name : "", flags});
   return 0;
 }
 
 const void* IrqCore::release(unsigned irq, void* dev_id) {
   IrqDesc* d = desc(irq);
-  if (!d || (!d->handler && !d->thread_fn) || d->dev_id != dev_id) {
+  auto it = d ? std::find_if(d->actions.begin(), d->actions.end(), [dev_id](const IrqDesc::Action& a) { return a.dev_id == dev_id; })
+              : std::vector<IrqDesc::Action>::iterator{};
+  if (!d || it == d->actions.end()) {
     char b[64];
     std::snprintf(b, sizeof b, "Trying to free already-free IRQ %u\n", irq);
     m_kernel.printk(LogLevel::Warning, b);
     return nullptr;
   }
   synchronize(irq);
-  const void* name = d->name.c_str();
-  d->handler = d->thread_fn = nullptr;
-  d->dev_id = nullptr;
-  static std::string last;  // free_irq returns the devname; keep it alive
-  last = d->name;
-  (void)name;
+  static std::string last;  // free_irq returns the devname it was requested with
+  last = it->name;
+  d->actions.erase(it);
   return last.c_str();
 }
 
@@ -162,14 +166,17 @@ void IrqCore::raise(unsigned irq) {
   m_kernel.scheduler().wake_all();
 }
 
+void IrqCore::ensure_line(unsigned irq) {
+  if (desc(irq)) return;
+  IrqDesc nd;
+  nd.irq = irq;
+  nd.level = true;
+  m_irqs[irq] = nd;
+}
+
 void IrqCore::set_line(unsigned irq, bool asserted) {
+  ensure_line(irq);
   IrqDesc* d = desc(irq);
-  if (!d) {  // a line nobody allocated: it exists as soon as it is wired (IOAPIC pins)
-    IrqDesc nd;
-    nd.irq = irq;
-    m_irqs[irq] = nd;
-    d = &m_irqs[irq];
-  }
   d->level = true;
   const bool rising = asserted && !d->asserted;
   d->asserted = asserted;
@@ -186,7 +193,7 @@ void IrqCore::dispatch(IrqDesc& d) {
     d.pending_while_disabled = true;
     return;
   }
-  if (!d.handler && !d.thread_fn) {
+  if (d.actions.empty()) {
     ++m_spurious;
     char b[96];
     std::snprintf(b, sizeof b, "irq %u: nobody cared (no handler requested)\n", d.irq);
@@ -195,13 +202,20 @@ void IrqCore::dispatch(IrqDesc& d) {
   }
   Scheduler& s = m_kernel.scheduler();
   d.running = true;
-  irqreturn_t r = IRQ_WAKE_THREAD;  // request_threaded_irq(NULL handler): irq_default_primary_handler
-  if (d.handler) {
-    s.set_in_interrupt(true);
-    r = reinterpret_cast<irq_handler_t>(d.handler)(static_cast<int>(d.irq), d.dev_id);
-    s.set_in_interrupt(false);
+  unsigned r = IRQ_NONE;
+  // handle_irq_event: every action, ORing their results; threaded parts after the hard handlers.
+  const std::vector<IrqDesc::Action> actions = d.actions;  // a handler may free_irq itself
+  for (const IrqDesc::Action& a : actions) {
+    unsigned ar = IRQ_WAKE_THREAD;  // NULL handler: irq_default_primary_handler
+    if (a.handler) {
+      s.set_in_interrupt(true);
+      ar = reinterpret_cast<irq_handler_t>(a.handler)(static_cast<int>(d.irq), a.dev_id);
+      s.set_in_interrupt(false);
+    }
+    if ((ar & IRQ_WAKE_THREAD) && a.thread_fn)
+      ar = reinterpret_cast<irq_handler_t>(a.thread_fn)(static_cast<int>(d.irq), a.dev_id);
+    r |= ar;
   }
-  if ((r & IRQ_WAKE_THREAD) && d.thread_fn) r = reinterpret_cast<irq_handler_t>(d.thread_fn)(static_cast<int>(d.irq), d.dev_id);
   d.running = false;
   if (r == IRQ_NONE) {
     ++d.unhandled;

@@ -24,10 +24,14 @@ struct IrqDesc {
   uint8_t vector = 0;
   // irq_handler_t, stored as a generic function pointer (cast back in irq_core.cpp)
   using Handler = void (*)();
-  Handler handler = nullptr, thread_fn = nullptr;
-  void* dev_id = nullptr;
-  std::string name;
-  unsigned long flags = 0;
+  // struct irqaction: several on a line only when every one asked for IRQF_SHARED.
+  struct Action {
+    Handler handler = nullptr, thread_fn = nullptr;
+    void* dev_id = nullptr;
+    std::string name;
+    unsigned long flags = 0;
+  };
+  std::vector<Action> actions;
   int disable_depth = 0;
   bool pending_while_disabled = false;
   uint64_t count = 0;        // handled (/proc/interrupts)
@@ -74,6 +78,8 @@ class IrqCore {
   void fault_event();
   // Raises `irq` directly (an edge).
   void raise(unsigned irq);
+  // Creates IOAPIC line `irq` (level-triggered) if it does not exist yet.
+  void ensure_line(unsigned irq);
   // A level-triggered line (INTx through the IOAPIC): a handler runs on assertion and again while
   // the line stays asserted after it returned (note_interrupt's storm detection disables a line
   // nobody handles).

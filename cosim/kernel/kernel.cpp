@@ -9,6 +9,7 @@
 #include "kernel/module_registry.h"
 #include "kernel/sysfs.h"
 #include "pci/pci_core.h"
+#include "pci/pci_msi.h"
 #include "pcie/fabric.h"
 
 namespace pciesim::cosim {
@@ -81,6 +82,15 @@ void Kernel::boot() {
     if (!m_fabric.iommus().empty()) m_log.log(LogLevel::Info, "DMAR: IOMMU disabled");
   }
   m_iommu->probe_devices();
+  // INTx: each function's pin reaches its IOAPIC line (GSI 16-23 after the bridges' swizzle) as a
+  // level-triggered interrupt; with interrupt remapping on, Linux routes IOAPIC entries through
+  // IRTEs too, which this model does not do for INTx (the lines go to the IRQ core directly).
+  m_fabric.set_intx_listener([this](const FunctionInfo& fi, unsigned, bool asserted) {
+    PciDev* d = m_pci->find(fi.segment, fi.bdf());
+    if (!d) return;
+    const int irq = intx_irq(*this, *d);
+    if (irq > 0) m_irq->set_line(static_cast<unsigned>(irq), asserted);
+  });
   m_booted = true;
 }
 

@@ -198,6 +198,7 @@ int alloc_irq_vectors(Kernel& k, PciDev& d, unsigned min_vecs, unsigned max_vecs
   if ((flags & PCI_IRQ_LEGACY) && dev->pin && min_vecs == 1) {
     const int irq = intx_irq(k, d);
     if (irq > 0) {
+      k.irq().ensure_line(static_cast<unsigned>(irq));
       d.irq_mode = IrqMode::Intx;
       d.irqs = {static_cast<unsigned>(irq)};
       dev->irq = static_cast<unsigned>(irq);
