@@ -20,6 +20,22 @@ bool class_excludes(uint16_t cls, const std::optional<uint32_t>& class_code) {
   return (cls & 0xff) && sub != (cls & 0xffu);
 }
 
+// The devices a quirk entry lists are PCI-to-PCI bridges (Type 1 header) exactly when the entry's
+// class is 0604; every other listed device is a Type 0 function. A function whose header type is
+// known to differ is not that device, whatever its (unknown) id.
+bool header_excludes(uint16_t cls, const std::optional<uint8_t>& header_type) {
+  if (!cls || !header_type) return false;
+  unsigned listed = cls == 0x0604 ? 1u : 0u;
+  return (*header_type & 0x7fu) != listed;
+}
+
+// Can f be the listed device `id` of class `cls`? Known ids decide; an unknown id is ruled out by
+// the candidate ids (ambiguous pci.ids names), the class or the header type when known.
+bool may_be_listed_device(const FunctionView& f, uint16_t id, uint16_t cls) {
+  if (f.device) return *f.device == id;
+  return f.may_be_device(id) && !class_excludes(cls, f.class_code) && !header_excludes(cls, f.header_type);
+}
+
 enum class AcsCallback {
   AmdSouthBridge,   // pci_quirk_amd_sb_acs: multifunction root-bus SB functions, IVRS present
   MfEndpoint,       // pci_quirk_mf_endpoint_acs: no internal P2P between functions
@@ -115,11 +131,21 @@ std::string id_text(const FunctionView& f) {
 
 // Can the callback's precondition hold for f? Returns false when it surely cannot.
 enum class Pre { No, Yes, Unknown };
-Pre type_is(const FunctionView& f, std::initializer_list<PortType> types) {
-  if (!f.port_type) return Pre::Unknown;
-  for (PortType t : types)
-    if (*f.port_type == t) return Pre::Yes;
-  return Pre::No;
+Pre type_is(PortTypeSet possible, std::initializer_list<PortType> types) {
+  PortTypeSet want = 0;
+  for (PortType t : types) want |= type_bit(t);
+  if (!(possible & want)) return Pre::No;
+  return (possible & ~want) ? Pre::Unknown : Pre::Yes;
+}
+
+// Is f's device id in an id-list callback's list? Unknown unless the id or all candidates agree.
+template <class InList>
+Pre id_in_list(const FunctionView& f, InList in_list) {
+  if (f.device) return in_list(*f.device) ? Pre::Yes : Pre::No;
+  if (f.device_candidates.empty()) return Pre::Unknown;
+  size_t n = 0;
+  for (uint16_t d : f.device_candidates) n += in_list(d) ? 1 : 0;
+  return n == 0 ? Pre::No : n == f.device_candidates.size() ? Pre::Yes : Pre::Unknown;
 }
 
 AcsQuirkAnswer unknown(const FunctionView& f, const AcsQuirkEntry& e, const std::string& fact) {
@@ -128,18 +154,16 @@ AcsQuirkAnswer unknown(const FunctionView& f, const AcsQuirkEntry& e, const std:
 
 }  // namespace
 
-AcsQuirkAnswer acs_quirk(const HostView& host, int index) {
+AcsQuirkAnswer acs_quirk(const HostView& host, int index, std::optional<PortType> as_type) {
   const FunctionView& f = host.functions[size_t(index)];
+  const PortTypeSet types = as_type ? type_bit(*as_type) : f.candidate_types();
   for (const AcsQuirkEntry& e : kAcsQuirks) {
     if (f.vendor && *f.vendor != e.vendor) continue;
-    if (e.device != kAnyDevice) {
-      if (f.device && *f.device != e.device) continue;
-      if (!f.device && class_excludes(e.cls, f.class_code)) continue;
-    }
+    if (e.device != kAnyDevice && !may_be_listed_device(f, uint16_t(e.device), e.cls)) continue;
     bool ids_known = f.vendor && (e.device == kAnyDevice || f.device);
     // The callbacks' own preconditions, evaluated with what is known.
     Pre pre = Pre::Yes;
-    bool matched_list = true;  // id-list callbacks: the device is in the list
+    Pre listed = Pre::Yes;  // id-list callbacks: is the device in the list?
     switch (e.callback) {
       case AcsCallback::AmdSouthBridge: {
         if (!is_root_bus(host, index)) { pre = Pre::No; break; }
@@ -150,28 +174,29 @@ AcsQuirkAnswer acs_quirk(const HostView& host, int index) {
       case AcsCallback::MfEndpoint: break;
       case AcsCallback::IntelMfEndpoint:
         if (f.class_code && ((*f.class_code >> 16) & 0xff) != 0x02) { pre = Pre::No; break; }
-        pre = type_is(f, {PortType::Endpoint, PortType::LegacyEndpoint});  // NICs
-        if (pre != Pre::No && f.device) matched_list = intel_mf_endpoint_id(*f.device);
+        pre = type_is(types, {PortType::Endpoint, PortType::LegacyEndpoint});  // NICs
+        listed = id_in_list(f, intel_mf_endpoint_id);
         break;
       case AcsCallback::IntelPch:
-      case AcsCallback::IntelSptPch:
-        pre = type_is(f, {PortType::RootPort});
-        if (pre != Pre::No && f.device)
-          matched_list = e.callback == AcsCallback::IntelPch ? intel_pch_root_port_id(*f.device)
-                                                            : intel_spt_root_port_id(*f.device);
+        pre = type_is(types, {PortType::RootPort});
+        listed = id_in_list(f, intel_pch_root_port_id);
         break;
-      case AcsCallback::IntelRciep: pre = type_is(f, {PortType::RcEndpoint}); break;
+      case AcsCallback::IntelSptPch:
+        pre = type_is(types, {PortType::RootPort});
+        listed = id_in_list(f, intel_spt_root_port_id);
+        break;
+      case AcsCallback::IntelRciep: pre = type_is(types, {PortType::RcEndpoint}); break;
       case AcsCallback::CaviumRootPort:
       case AcsCallback::QcomRootPort:
       case AcsCallback::XgeneRootPort:
       case AcsCallback::AmpereRootPort:
-        pre = type_is(f, {PortType::RootPort});
+        pre = type_is(types, {PortType::RootPort});
         break;
-      case AcsCallback::ZhaoxinPort: pre = type_is(f, {PortType::RootPort, PortType::DownstreamPort}); break;
+      case AcsCallback::ZhaoxinPort: pre = type_is(types, {PortType::RootPort, PortType::DownstreamPort}); break;
       case AcsCallback::WangxunMf: break;
     }
-    if (pre == Pre::No || !matched_list) continue;
-    if (!ids_known) return unknown(f, e, "its vendor:device id");
+    if (pre == Pre::No || listed == Pre::No) continue;
+    if (!ids_known || listed == Pre::Unknown) return unknown(f, e, "its vendor:device id");
     if (pre == Pre::Unknown) return unknown(f, e, "its port type or multifunction flag");
     switch (e.callback) {
       case AcsCallback::AmdSouthBridge:
@@ -249,7 +274,7 @@ void apply_dma_alias_quirks(HostView& host) {
     for (const AliasQuirkEntry& e : kAliasQuirks) {
       if (f.vendor && *f.vendor != e.vendor) continue;
       if (f.device && *f.device != e.device) continue;
-      if (!f.device && class_excludes(e.cls, f.class_code)) continue;
+      if (!f.device && (!f.may_be_device(e.device) || class_excludes(e.cls, f.class_code))) continue;
       // The listed bridges have header type 1, every other listed device header type 0.
       if (e.kind == AliasKind::PcieBridge && !f.is_bridge() && f.header_type) continue;
       if (e.kind != AliasKind::PcieBridge && f.is_bridge()) continue;

@@ -3,6 +3,7 @@
 // fixups. Lookups on functions whose ids are unknown say so instead of guessing.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "groups/pci_view.h"
@@ -14,8 +15,9 @@ struct AcsQuirkAnswer {
   std::string why;  // the quirk that answered, or what is unknown
 };
 
-// pci_dev_specific_acs_enabled(dev, REQ_ACS_FLAGS) for functions[index].
-AcsQuirkAnswer acs_quirk(const HostView& host, int index);
+// pci_dev_specific_acs_enabled(dev, REQ_ACS_FLAGS) for functions[index]; with `as_type`, as if the
+// function had that PCIe port type (for a function whose type is one of several).
+AcsQuirkAnswer acs_quirk(const HostView& host, int index, std::optional<PortType> as_type = std::nullopt);
 
 // Runs the DMA-alias header fixups over every function (dma_alias_devfns, pcie_bridge_alias,
 // alias_unknown).

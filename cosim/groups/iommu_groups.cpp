@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bitset>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -69,11 +70,53 @@ class Grouper {
     return g;
   }
 
-  PortType type_of(int i) const {
+  // The port types function i may have (one when the source printed it).
+  PortTypeSet types_of(int i) const {
     const FunctionView& f = fn(i);
-    if (f.port_type) return *f.port_type;
-    if (m_assume.unknown_type_is_endpoint && !f.is_bridge()) return PortType::Endpoint;
-    throw Undecidable{f.bdf() + ": PCIe port type unknown (the source prints no capabilities)"};
+    PortTypeSet s = f.candidate_types();
+    if (!f.port_type && m_assume.unknown_type_is_endpoint && !f.is_bridge() && (s & type_bit(PortType::Endpoint)))
+      return type_bit(PortType::Endpoint);
+    return s;
+  }
+
+  std::string type_unknown(int i, PortTypeSet s) const {
+    const FunctionView& f = fn(i);
+    if (s == 0) return f.bdf() + ": PCIe port type: the source's facts contradict each other";
+    std::string why = f.bdf() + ": PCIe port type unknown (the source prints no capabilities)";
+    PortTypeSet by_header = kAnyPortType;
+    if (f.header_type && (*f.header_type & 0x7f) == 0) by_header = kType0PortTypes;
+    if (f.header_type && (*f.header_type & 0x7f) == 1) by_header = kType1PortTypes;
+    if (s != by_header) why += "; the facts shown leave " + port_type_set_text(s);
+    return why;
+  }
+
+  // Linux's answer of `rule` for function i. With several possible types the answer must be the
+  // same for each of them (a fact the type does not change is a fact); if every type fails on the
+  // same missing fact, that fact is the reason; otherwise the type is.
+  template <class Rule>
+  bool for_every_type(int i, Rule rule) {
+    PortTypeSet s = types_of(i);
+    if (s != 0 && !(s & (s - 1))) {
+      for (unsigned t = 0;; ++t)
+        if (s == (1u << t)) return rule(PortType(t));
+    }
+    std::optional<bool> answer;
+    std::optional<std::string> failed;  // common reason when every type fails
+    bool mixed = s == 0;
+    for (unsigned t = 0; t <= unsigned(PortType::RcEventCollector) && !mixed; ++t) {
+      if (!(s & (1u << t))) continue;
+      try {
+        bool r = rule(PortType(t));
+        if ((answer && *answer != r) || failed) mixed = true;
+        answer = r;
+      } catch (const Undecidable& u) {
+        if (answer || (failed && *failed != u.why)) mixed = true;
+        failed = u.why;
+      }
+    }
+    if (mixed) throw Undecidable{type_unknown(i, s)};
+    if (failed) throw Undecidable{*failed};
+    return *answer;
   }
 
   bool multifunction(int i) const {
@@ -92,23 +135,13 @@ class Grouper {
     for (int b = fn(dev).parent; b >= 0; b = fn(b).parent) {
       const FunctionView& br = fn(b);
       if (!br.alias_unknown.empty() && !m_assume.no_quirk_for_unknown_ids) throw Undecidable{br.alias_unknown};
-      PortType t = type_of(b);
-      switch (t) {
-        case PortType::RootPort:
-        case PortType::UpstreamPort:
-        case PortType::DownstreamPort:
-          continue;  // PCIe: no new alias
-        case PortType::PcieToPciBridge:  // alias (secondary, 00.0), reported as the bridge
-        case PortType::PciToPcieBridge:  // alias = the bridge's own RID
-          if (visit(b)) return;
-          continue;
-        default:
-          if (br.port_type == PortType::Conventional) {  // conventional bridge: own RID or (secondary, 00.0)
-            if (visit(b)) return;
-            continue;
-          }
-          continue;  // other PCIe types owning a bus: not reached by Linux's switch either
-      }
+      // PCIe ports: no new alias. PCIe-to-PCI bridges alias as (secondary, 00.0), reported as the
+      // bridge; PCI-to-PCIe and conventional bridges use their own RID (or the secondary one with
+      // PCI_DEV_FLAG_PCIE_BRIDGE_ALIAS). Other PCIe types owning a bus are not in Linux's switch.
+      bool adds = for_every_type(b, [](PortType t) {
+        return t == PortType::PcieToPciBridge || t == PortType::PciToPcieBridge || t == PortType::Conventional;
+      });
+      if (adds && visit(b)) return;
     }
   }
 
@@ -134,11 +167,15 @@ class Grouper {
   }
 
   bool acs_enabled_uncached(int i) {
-    AcsQuirkAnswer q = acs_quirk(m_host, i);
+    return for_every_type(i, [&](PortType t) { return acs_enabled_as(i, t); });
+  }
+
+  // pci_acs_enabled() for function i if its type is t.
+  bool acs_enabled_as(int i, PortType t) {
+    AcsQuirkAnswer q = acs_quirk(m_host, i, t);
     if (q.kind == AcsQuirkAnswer::Unknown && !m_assume.no_quirk_for_unknown_ids) throw Undecidable{q.why};
     if (q.kind == AcsQuirkAnswer::Enabled) return true;
     if (q.kind == AcsQuirkAnswer::NotEnabled) return false;
-    PortType t = type_of(i);
     switch (t) {
       case PortType::Conventional:
       case PortType::PciToPcieBridge:
@@ -198,9 +235,30 @@ class Grouper {
     return false;
   }
 
+  // Could a sibling function of p (or one of its same-bus aliases) already have a group?
+  bool sibling_has_group(int p, const std::bitset<256>& devfns) {
+    for (int t : m_order) {
+      const FunctionView& tf = fn(t);
+      if (t == p || tf.segment != fn(p).segment || tf.bus != fn(p).bus || tf.device_number() != fn(p).device_number())
+        continue;
+      std::bitset<256> probe = devfns;
+      if (alias_group(t, probe) != kNone) return true;
+    }
+    return false;
+  }
+
   int function_alias_group(int p, std::bitset<256>& devfns) {
     if (!has_siblings(p)) return kNone;  // whatever its MF bit and ACS, nothing to join
-    if (!multifunction(p) || acs_enabled(p)) return kNone;
+    bool isolated;
+    try {
+      isolated = !multifunction(p) || acs_enabled(p);
+    } catch (const Undecidable&) {
+      // Linux returns NULL both ways when no sibling (or its aliases) has a group yet, e.g. for
+      // the first function of a slot: p's own ACS then decides nothing.
+      if (!sibling_has_group(p, devfns)) return kNone;
+      throw;
+    }
+    if (isolated) return kNone;
     for (int t : m_order) {
       const FunctionView& tf = fn(t);
       if (t == p || tf.segment != fn(p).segment || tf.bus != fn(p).bus || tf.device_number() != fn(p).device_number())
@@ -249,6 +307,11 @@ std::vector<int> linux_add_order(const HostView& host) {
   std::set<std::pair<int, unsigned>> roots;
   for (const FunctionView& f : host.functions)
     if (f.parent < 0) roots.insert({f.segment, f.bus});
+  // pci_device_add() calls device_add() at scan time, and the IOMMU core probes with
+  // bus_for_each_dev() (iommu.c bus_iommu_probe / iommu_bus_init), i.e. in that order: root buses
+  // in the order their host bridges were registered (when the source shows it), each depth first.
+  for (const auto& r : host.root_bus_order)
+    if (roots.count(r)) add_bus(host, r.first, r.second, order, seen);
   for (const auto& r : roots) add_bus(host, r.first, r.second, order, seen);
   // Anything unreachable (a bus with no known bridge) goes last, in BDF order.
   std::vector<int> rest;

@@ -32,7 +32,8 @@ struct GroupResult {
 };
 
 // Order in which Linux adds the functions (pci_bus_add_devices: a bus's functions by devfn,
-// then each bridge's secondary bus, recursively; root buses by segment and number).
+// then each bridge's secondary bus, recursively; root buses in HostView::root_bus_order, then
+// by segment and number).
 std::vector<int> linux_add_order(const HostView& host);
 
 // Applies the DMA-alias quirks to a copy of `host` and groups every attached function.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "groups/host_import.h"
+#include "groups/port_type_inference.h"
 
 namespace pciesim::groups {
 
@@ -52,6 +53,7 @@ const VendorName kVendorNames[] = {
     {"Marvell Technology Group Ltd.", 0x1b4b}, {"Micron Technology Inc", 0x1344}, {"Kingston Technology Company, Inc.", 0x2646},
     {"Qualcomm Atheros", 0x168c}, {"Ricoh Co Ltd", 0x1180}, {"JMicron Technology Corp.", 0x197b},
     {"Emulex Corporation", 0x10df}, {"Solarflare Communications", 0x1924}, {"Cavium, Inc.", 0x177d},
+    {"AMD Solarflare", 0x1924},  // vendor 1924's name in pci.ids since 2023
     {"Texas Instruments", 0x104c}, {"VIA Technologies, Inc.", 0x1106}, {"Silicon Motion, Inc.", 0x126f},
     {"Phison Electronics Corporation", 0x1987}, {"Toshiba Corporation", 0x1179}, {"KIOXIA Corporation", 0x1e0f},
 };
@@ -73,15 +75,13 @@ class PciIds {
     static PciIds ids;
     return ids;
   }
-  std::optional<uint16_t> device(uint16_t vendor, const std::string& name) const {
+  // Every id of `vendor` whose pci.ids name is `name` (usually one; some names are shared).
+  std::vector<uint16_t> devices(uint16_t vendor, const std::string& name) const {
+    std::vector<uint16_t> found;
     auto it = m_devices.find(vendor);
-    if (it == m_devices.end()) return std::nullopt;
-    std::optional<uint16_t> found;
+    if (it == m_devices.end()) return found;
     for (const auto& d : it->second)
-      if (d.second == name) {
-        if (found) return std::nullopt;  // ambiguous
-        found = d.first;
-      }
+      if (d.second == name) found.push_back(d.first);
     return found;
   }
   // Longest vendor name that prefixes `text`.
@@ -209,8 +209,15 @@ void parse_header_text(const std::string& rest, FunctionView& f) {
   if (v >= 0) {
     f.vendor = uint16_t(v);
     std::string tail = trim(strip_suffixes(desc.substr(len)));
-    if (std::regex_search(tail, m, kDeviceHex)) f.device = uint16_t(std::stoul(m[1], nullptr, 16));
-    else f.device = PciIds::get().device(f.vendor.value(), tail);
+    if (std::regex_search(tail, m, kDeviceHex)) {
+      f.device = uint16_t(std::stoul(m[1], nullptr, 16));
+    } else {
+      // lspci printed the pci.ids name of the id it read: the id is one of the ids carrying that
+      // name (assuming the reporter's pci.ids named them as ours does).
+      std::vector<uint16_t> ids = PciIds::get().devices(f.vendor.value(), tail);
+      if (ids.size() == 1) f.device = ids[0];
+      else f.device_candidates = ids;
+    }
   }
 }
 
@@ -363,6 +370,8 @@ HostView import_lspci_text(const std::string& text, const std::string& file) {
       }
       if (line.find("] PCI-X ") != std::string::npos) b.f.pcix = true;
       if (line.find("Access Control Services") != std::string::npos) b.acs = true;
+    } else if (line.rfind("Kernel driver in use:", 0) == 0) {
+      b.f.evidence.pcieport_driver = trim(line.substr(21)) == "pcieport";
     } else if (std::regex_search(line, m, kBusLine)) {
       b.f.header_type = 1;
       b.f.secondary = uint8_t(std::stoul(m[2], nullptr, 16));
@@ -386,11 +395,17 @@ HostView import_lspci_text(const std::string& text, const std::string& file) {
     int j = merged.find(f.segment, f.bus, f.devfn);
     if (j < 0) { merged.functions.push_back(f); continue; }
     FunctionView& g = merged.functions[size_t(j)];
-    FunctionView keep = f.port_type || f.class_code ? f : g;
-    const FunctionView& other = &keep == &f ? g : f;
+    const bool f_wins = f.port_type || f.class_code;
+    FunctionView keep = f_wins ? f : g;
+    const FunctionView other = f_wins ? g : f;
     if (!keep.secondary) { keep.secondary = other.secondary; keep.subordinate = other.subordinate; }
     if (!keep.header_type) keep.header_type = other.header_type;
     if (!keep.vendor) keep.vendor = other.vendor;
+    if (!keep.device && keep.device_candidates.empty()) {
+      keep.device = other.device;
+      keep.device_candidates = other.device_candidates;
+    }
+    keep.evidence.pcieport_driver |= other.evidence.pcieport_driver;
     g = keep;
   }
   host = merged;
@@ -404,6 +419,7 @@ HostView import_lspci_text(const std::string& text, const std::string& file) {
     host.missing.push_back(file + ": topology unknown (no bridge bus ranges: plain lspci prints no 'Bus: primary=' and no tree)");
   host.link_parents();
   host.infer_multifunction();
+  infer_port_types(host);
   for (const FunctionView& f : host.functions)
     if (f.bus != 0 && f.parent < 0 && has_bridge_ranges)
       host.missing.push_back(f.bdf() + ": no bridge above bus " + format_bdf(f.segment, f.bus, 0).substr(5, 2) + " in the listing");

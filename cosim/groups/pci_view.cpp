@@ -1,6 +1,7 @@
 // HostView helpers: lookup, parent links from bus ranges, Linux's multifunction inference.
 #include "groups/pci_view.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace pciesim::groups {
@@ -21,6 +22,13 @@ const char* port_type_name(PortType t) {
   return "?";
 }
 
+std::string port_type_set_text(PortTypeSet s) {
+  std::string out;
+  for (unsigned t = 0; t <= unsigned(PortType::RcEventCollector); ++t)
+    if (s & (1u << t)) out += (out.empty() ? "" : ", ") + std::string(port_type_name(PortType(t)));
+  return out.empty() ? "none" : out;
+}
+
 std::string format_bdf(int segment, unsigned bus, unsigned devfn) {
   char b[32];
   std::snprintf(b, sizeof b, "%04x:%02x:%02x.%u", static_cast<unsigned>(segment) & 0xffffu, bus & 0xffu,
@@ -29,6 +37,20 @@ std::string format_bdf(int segment, unsigned bus, unsigned devfn) {
 }
 
 std::string FunctionView::bdf() const { return format_bdf(segment, bus, devfn); }
+
+PortTypeSet FunctionView::candidate_types() const {
+  if (port_type) return type_bit(*port_type);
+  PortTypeSet s = possible_types;
+  if (header_type && (*header_type & 0x7f) == 0) s &= kType0PortTypes;
+  if (header_type && (*header_type & 0x7f) == 1) s &= kType1PortTypes;
+  return s;
+}
+
+bool FunctionView::may_be_device(uint16_t id) const {
+  if (device) return *device == id;
+  return device_candidates.empty() ||
+         std::find(device_candidates.begin(), device_candidates.end(), id) != device_candidates.end();
+}
 
 int HostView::find(int segment, unsigned bus, unsigned devfn) const {
   for (size_t i = 0; i < functions.size(); ++i) {

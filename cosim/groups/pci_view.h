@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pciesim::groups {
@@ -25,6 +26,24 @@ enum class PortType {
 };
 const char* port_type_name(PortType t);
 
+// A set of port types (bit i = PortType value i): what a source's facts leave open when they
+// narrow a function's type without fixing it.
+using PortTypeSet = uint16_t;
+constexpr PortTypeSet type_bit(PortType t) { return PortTypeSet(1u << unsigned(t)); }
+constexpr PortTypeSet kAnyPortType = PortTypeSet((1u << (unsigned(PortType::RcEventCollector) + 1)) - 1);
+// PCIe r6.0 1.3.2 and 7.5.3.2: Endpoints, Legacy Endpoints, RCiEPs and RCECs are Type 0 functions;
+// the port types (Root, Switch Upstream/Downstream, the two bridges) exist only with a Type 1
+// header. Conventional PCI functions have either.
+constexpr PortTypeSet kType0PortTypes =
+    type_bit(PortType::Conventional) | type_bit(PortType::Endpoint) | type_bit(PortType::LegacyEndpoint) |
+    type_bit(PortType::RcEndpoint) | type_bit(PortType::RcEventCollector);
+constexpr PortTypeSet kType1PortTypes =
+    type_bit(PortType::Conventional) | type_bit(PortType::RootPort) | type_bit(PortType::UpstreamPort) |
+    type_bit(PortType::DownstreamPort) | type_bit(PortType::PcieToPciBridge) | type_bit(PortType::PciToPcieBridge);
+constexpr PortTypeSet kPciePorts =
+    type_bit(PortType::RootPort) | type_bit(PortType::UpstreamPort) | type_bit(PortType::DownstreamPort);
+std::string port_type_set_text(PortTypeSet s);  // "PCIe Root Port, PCIe Switch Upstream Port"
+
 // ACS capability and control (PCIe 6.12; hardware-facts §2.6). Bits: SV 0, TB 1, RR 2, CR 3, UF 4,
 // EC 5, DT 6. present == false: the function has no ACS capability.
 struct AcsState {
@@ -37,14 +56,27 @@ constexpr uint16_t kAcsSv = 1u << 0, kAcsTb = 1u << 1, kAcsRr = 1u << 2, kAcsCr 
 // Linux drivers/iommu/iommu.c REQ_ACS_FLAGS.
 constexpr uint16_t kRequiredAcs = kAcsSv | kAcsRr | kAcsCr | kAcsUf;
 
+// What a kernel log or an lspci listing shows about a function's type without printing it. Each
+// fact is turned into a PortTypeSet by infer_port_types() (port_type_inference.h), which cites the
+// Linux code that makes it sound.
+struct TypeEvidence {
+  bool pcieport_driver = false;    // bound to the "pcieport" driver
+  bool root_port_service = false;  // portdrv's PME or AER service probed on it
+  bool pcie_capability = false;    // "enabling Extended Tags"
+  bool child_no_extcfg = false;    // "pci_bus <its secondary bus>: extended config space not accessible"
+};
+
 struct FunctionView {
   int segment = 0;
   uint8_t bus = 0;
   uint8_t devfn = 0;  // device << 3 | function
   std::optional<uint16_t> vendor, device;
+  std::vector<uint16_t> device_candidates;   // device unknown, but one of these (an ambiguous pci.ids name)
   std::optional<uint32_t> class_code;        // 24-bit base/sub/prog-if
   std::optional<uint8_t> header_type;        // 0 endpoint, 1 bridge (without the MF bit)
   std::optional<PortType> port_type;         // unknown when the source prints no capabilities
+  PortTypeSet possible_types = kAnyPortType; // when port_type is unknown: the types still possible
+  TypeEvidence evidence;                     // facts that narrow possible_types
   std::optional<bool> multifunction;         // Linux pci_dev->multifunction
   std::optional<AcsState> acs;               // unknown when the source prints no capabilities
   bool pcix = false;                         // has a PCI-X capability
@@ -63,6 +95,11 @@ struct FunctionView {
   unsigned function_number() const { return devfn & 7u; }
   bool is_bridge() const { return header_type && (*header_type & 0x7f) == 1; }
   std::string bdf() const;  // "0000:03:00.1"
+  // The port types this function may have: port_type if known, else possible_types narrowed by
+  // the header type (see kType0PortTypes).
+  PortTypeSet candidate_types() const;
+  // Can the device id be `id`? (known id, or unknown id with `id` among the candidates if any)
+  bool may_be_device(uint16_t id) const;
 };
 
 struct HostView {
@@ -70,6 +107,9 @@ struct HostView {
   std::vector<FunctionView> functions;  // any order; group computation orders them as Linux adds them
   // Facts an importer could not establish that matter to every decision (e.g. "no topology").
   std::vector<std::string> missing;
+  // Root buses (segment, bus) in the order the kernel registered their host bridges, when the
+  // source shows it (dmesg "PCI host bridge to bus"); the rest follow in ascending order.
+  std::vector<std::pair<int, unsigned>> root_bus_order;
 
   int find(int segment, unsigned bus, unsigned devfn) const;  // index or -1
   // Fills FunctionView::parent from the bridges' secondary bus numbers (same segment).

@@ -1,10 +1,12 @@
 // The intel-iommu driver's view of one remapping unit's register window: 4- and 8-byte CPU MMIO
-// loads and stores (each a TLM transaction from the fabric's CPU), and the global command
+// loads and stores (each a TLM transaction from the fabric's CPU, timed as KernelCpu times them), and the global command
 // register with Linux's `iommu->gcmd` shadow and the GSTS handshake (VT-d 10.4.4 / 10.4.5;
 // hardware-facts 1.4). Nothing here touches the unit's C++ state.
 #pragma once
 
 #include <cstdint>
+
+#include "kernel/kernel_cpu.h"
 
 namespace pciesim {
 class Fabric;
@@ -14,7 +16,7 @@ namespace pciesim::cosim {
 
 class DmarRegisters {
  public:
-  DmarRegisters(Fabric& fabric, uint64_t register_base) : m_fabric(fabric), m_base(register_base) {}
+  DmarRegisters(Fabric& fabric, uint64_t register_base) : m_cpu(fabric), m_base(register_base) {}
 
   uint32_t read32(uint32_t offset);
   uint64_t read64(uint32_t offset);
@@ -36,7 +38,7 @@ class DmarRegisters {
  private:
   bool wait_status(uint32_t bit, bool set);
 
-  Fabric& m_fabric;
+  KernelCpu m_cpu;
   uint64_t m_base;
   uint32_t m_gcmd = 0;  // Linux iommu->gcmd: TE, QIE, IRE, CFI, EAFL as last written
 };

@@ -63,6 +63,19 @@ TEST(GroupsCli, UndecidableHostExitsOneAndSaysWhy) {
   EXPECT_NE(r.out.find("ACS capability/control unknown"), std::string::npos) << r.out;
 }
 
+// A Linux 5.2 log prints no port types; the pcieport PME lines still make the AMD bridges root
+// ports, so what is reported missing is their ACS, not their type.
+TEST(GroupsCli, OldKernelDmesgReportsTheRootPortsAcsNotTheirType) {
+  if (!std::filesystem::exists(host("dell-r7425-epyc-naples/dmesg.txt"))) GTEST_SKIP() << "oracle hosts absent";
+  CliRun r = pciesim("groups --dmesg " + host("dell-r7425-epyc-naples/dmesg.txt"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("  0000:00:01.3: ACS capability/control unknown"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("0000:00:01.3: PCIe port type unknown"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("prints no PCIe port types"), std::string::npos) << r.out;
+  CliRun j = pciesim("groups --json --dmesg " + host("dell-r7425-epyc-naples/dmesg.txt"));
+  EXPECT_NE(j.out.find("\"decidable\": false"), std::string::npos) << j.out;
+}
+
 TEST(GroupsCli, BadInputNamesFileAndLineAndExitsTwo) {
   std::string bad = std::filesystem::temp_directory_path() / "pciesim-groups-bad.log";
   {
