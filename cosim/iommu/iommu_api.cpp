@@ -168,14 +168,25 @@ void IommuApi::probe_devices() {
   const unsigned type = m_kernel.options().passthrough ? IOMMU_DOMAIN_IDENTITY
                         : m_kernel.options().strict    ? IOMMU_DOMAIN_DMA
                                                        : IOMMU_DOMAIN_DMA_FQ;
+  // Devices already grouped keep their groups (a rescan adds devices); a computed group that
+  // holds one of them is that group, any other computed group is a new one with the next number,
+  // as iommu_group_alloc numbers them.
+  std::map<int, GroupRec*> by_computed;
+  for (const groups::DeviceGroup& dg : r.devices)
+    if (dg.group >= 0)
+      if (GroupRec* known = group_of(*by_index[dg.index])) by_computed[dg.group] = known;
+  const bool first = m_group_of.empty();
   for (const groups::DeviceGroup& dg : r.devices) {
     if (dg.group < 0) continue;
     PciDev* d = by_index[dg.index];
-    while (static_cast<int>(m_groups.size()) <= dg.group) {
+    if (group_of(*d)) continue;
+    GroupRec*& slot = by_computed[dg.group];
+    if (!slot) {
       m_groups.push_back(std::make_unique<GroupRec>());
       m_groups.back()->id = static_cast<int>(m_groups.size()) - 1;
+      slot = m_groups.back().get();
     }
-    GroupRec& g = *m_groups[static_cast<size_t>(dg.group)];
+    GroupRec& g = *slot;
     g.devices.push_back(d);
     m_group_of[d] = &g;
     d->dev->dev.iommu_group = reinterpret_cast<iommu_group*>(&g);
@@ -184,8 +195,9 @@ void IommuApi::probe_devices() {
       g.default_domain = alloc_domain(type);
       g.domain = g.default_domain;
     }
-    attach_device_to(g.default_domain, *d);
+    attach_device_to(g.domain == g.default_domain || !g.domain ? g.default_domain : g.domain, *d);
   }
+  if (!first) return;
   const char* mode = type == IOMMU_DOMAIN_IDENTITY ? "Passthrough" : type == IOMMU_DOMAIN_DMA ? "Translated" : "Translated";
   m_kernel.printk(LogLevel::Info, std::string("iommu: Default domain type: ") + mode + " \n");
   m_kernel.printk(LogLevel::Info, std::string("iommu: DMA domain TLB invalidation policy: ") +

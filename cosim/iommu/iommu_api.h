@@ -60,7 +60,9 @@ class IommuApi {
   ~IommuApi();
 
   // After the PCI scan and intel-iommu init: groups in Linux's order ("Adding to iommu group N"),
-  // default domains attached. Without units (or iommu off) every device stays group-less.
+  // default domains attached. Without units (or iommu off) every device stays group-less. After a
+  // rescan it groups only the new devices: they join an existing group when Linux's rules put
+  // them with one of its members, else get new groups numbered on.
   void probe_devices();
   bool enabled() const { return m_enabled; }
 

@@ -64,7 +64,7 @@ int Sysfs::list(const std::string& path, std::vector<std::string>& out) const {
   if (p.empty()) out = {"sys"};
   else if (is({"sys"})) out = {"bus", "kernel"};
   else if (is({"sys", "bus"})) out = {"pci"};
-  else if (is({"sys", "bus", "pci"})) out = {"devices", "drivers", "drivers_probe"};
+  else if (is({"sys", "bus", "pci"})) out = {"devices", "drivers", "drivers_probe", "rescan"};
   else if (is({"sys", "bus", "pci", "devices"})) {
     for (const auto& d : pci.devices()) out.push_back(d->name);
   } else if (is({"sys", "bus", "pci", "devices", "*"})) {
@@ -158,7 +158,7 @@ int Sysfs::read(const std::string& path, std::string& out) const {
     }
     return -ENOENT;
   }
-  if (p.size() == 4 && p[0] == "sys" && p[3] == "drivers_probe") return -EACCES;
+  if (p.size() == 4 && p[0] == "sys" && (p[3] == "drivers_probe" || p[3] == "rescan")) return -EACCES;
   if (p.size() >= 5 && p[0] == "sys" && p[1] == "kernel" && p[2] == "iommu_groups") {
     const GroupRec* g = nullptr;
     for (const auto& x : iommu.groups())
@@ -192,6 +192,18 @@ int Sysfs::write(const std::string& path, const std::string& value) {
     if (!d) return -ENODEV;
     const int rc = pci.attach(*d);
     return rc < 0 ? rc : 0;
+  }
+  if (p.size() == 4 && p[0] == "sys" && p[3] == "rescan") {  // bus_rescan_store: kstrtoul, any non-zero
+    unsigned long long x = 0;
+    if (kstrtoull(v.c_str(), 0, &x)) return -EINVAL;
+    if (x) pci.rescan();
+    return 0;
+  }
+  if (p.size() == 4 && p[0] == "sys" && p[3] == "rescan") {  // bus_rescan_store: kstrtoul, any non-zero
+    unsigned long long x = 0;
+    if (kstrtoull(v.c_str(), 0, &x)) return -EINVAL;
+    if (x) pci.rescan();
+    return 0;
   }
   if (p.size() == 6 && p[0] == "sys" && p[3] == "drivers") {
     pci_driver* drv = pci.driver(p[4]);

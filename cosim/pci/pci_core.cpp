@@ -63,15 +63,32 @@ PciDev* PciCore::find(const std::string& name) const {
 
 void PciCore::scan() {
   for (RootComplex* rc : m_kernel.fabric().root_complexes()) {
-    auto root = std::make_unique<pci_bus>();
-    *root = pci_bus{nullptr, nullptr, rc->root_bus(), 0, rc->segment()};
-    pci_bus* b = root.get();
-    m_buses.push_back(std::move(root));
-    char line[96];
-    std::snprintf(line, sizeof line, "PCI host bridge to bus %04x:%02x", rc->segment(), rc->root_bus());
-    m_kernel.printk(LogLevel::Info, std::string("pci_bus ") + line + "\n");
+    pci_bus* b = nullptr;
+    for (const auto& x : m_buses)
+      if (!x->parent && x->domain_nr == rc->segment() && x->number == rc->root_bus()) b = x.get();
+    if (!b) {
+      auto root = std::make_unique<pci_bus>();
+      *root = pci_bus{nullptr, nullptr, rc->root_bus(), 0, rc->segment()};
+      b = root.get();
+      m_buses.push_back(std::move(root));
+      char line[96];
+      std::snprintf(line, sizeof line, "PCI host bridge to bus %04x:%02x", rc->segment(), rc->root_bus());
+      m_kernel.printk(LogLevel::Info, std::string("pci_bus ") + line + "\n");
+    }
     scan_bus(rc->segment(), rc->root_bus(), b, nullptr, 0);
   }
+}
+
+std::vector<PciDev*> PciCore::rescan() {
+  std::vector<PciDev*> fresh;
+  m_fresh = &fresh;
+  m_kernel.fabric().refresh_index();
+  scan();
+  m_fresh = nullptr;
+  if (fresh.empty()) return fresh;
+  m_kernel.iommu().probe_devices();
+  for (PciDev* d : fresh) attach(*d);
+  return fresh;
 }
 
 void PciCore::scan_bus(int segment, uint8_t bus, pci_bus* on_bus, pci_dev* bridge, unsigned depth) {
@@ -118,20 +135,24 @@ void PciCore::scan_bus(int segment, uint8_t bus, pci_bus* on_bus, pci_dev* bridg
     config_read(d->dev.get(), PCI_PRIMARY_BUS, 4, v);
     const uint8_t secondary = static_cast<uint8_t>(v >> 8), subordinate = static_cast<uint8_t>(v >> 16);
     if (secondary == 0 || secondary <= bus || subordinate < secondary) continue;  // not configured
-    auto child = std::make_unique<pci_bus>();
-    *child = pci_bus{on_bus, d->dev.get(), secondary, bus, segment};
-    d->dev->subordinate = child.get();
-    pci_bus* c = child.get();
-    m_buses.push_back(std::move(child));
-    char line[128];
-    std::snprintf(line, sizeof line, "pci %s: PCI bridge to [bus %02x-%02x]\n", d->name.c_str(), secondary, subordinate);
-    m_kernel.printk(LogLevel::Info, line);
+    pci_bus* c = d->dev->subordinate;
+    if (!c || c->number != secondary) {
+      auto child = std::make_unique<pci_bus>();
+      *child = pci_bus{on_bus, d->dev.get(), secondary, bus, segment};
+      d->dev->subordinate = child.get();
+      c = child.get();
+      m_buses.push_back(std::move(child));
+      char line[128];
+      std::snprintf(line, sizeof line, "pci %s: PCI bridge to [bus %02x-%02x]\n", d->name.c_str(), secondary, subordinate);
+      m_kernel.printk(LogLevel::Info, line);
+    }
     scan_bus(segment, secondary, c, d->dev.get(), depth + 1);
   }
 }
 
 PciDev* PciCore::scan_device(int segment, uint8_t bus, uint8_t devfn, pci_bus* on_bus) {
   const RequesterId id{bus, devfn};
+  if (PciDev* known = find(segment, id)) return known;  // a rescan: already there
   uint32_t ids = 0;
   m_kernel.cpu().config_read(segment, id, PCI_VENDOR_ID, 4, ids);
   if (ids == 0xffffffffu || ids == 0 || (ids & 0xffff) == 0xffff || (ids & 0xffff) == 0) return nullptr;
@@ -194,6 +215,7 @@ PciDev* PciCore::scan_device(int segment, uint8_t bus, uint8_t devfn, pci_bus* o
   PciDev* out = rec.get();
   m_devices.push_back(std::move(rec));
   log_device(*out);
+  if (m_fresh) m_fresh->push_back(out);
   return out;
 }
 

@@ -99,6 +99,17 @@ TEST_F(KernelSysfs, ResetAndEnableAttributes) {
   EXPECT_EQ(k->sysfs().write(devdir("epF") + "/enable", "0"), -EIO) << "disabling a disabled device";
 }
 
+TEST_F(KernelSysfs, ARescanOfAnUnchangedMachineAddsNothing) {
+  const size_t devices = k->pci().devices().size(), groups = k->iommu().groups().size();
+  const size_t adding = k->log().grep("Adding to iommu group").size();
+  EXPECT_EQ(k->sysfs().write("/sys/bus/pci/rescan", "1"), 0);
+  EXPECT_EQ(k->sysfs().write("/sys/bus/pci/rescan", "x"), -EINVAL);
+  EXPECT_EQ(k->pci().devices().size(), devices);
+  EXPECT_EQ(k->iommu().groups().size(), groups);
+  EXPECT_EQ(k->log().grep("Adding to iommu group").size(), adding);
+  EXPECT_EQ(k->log().grep("PCI host bridge to bus").size(), 1u);
+}
+
 TEST_F(KernelSysfs, DumpListsEveryAttribute) {
   const std::string out = k->sysfs().dump("/sys/bus/pci/devices/" + dev("epA").name);
   EXPECT_NE(out.find("/vendor: 0x8086"), std::string::npos) << out;
