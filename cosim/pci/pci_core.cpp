@@ -430,12 +430,7 @@ int PciCore::probe(pci_driver* drv, PciDev& d) {
   int rc = -ENODEV;
   m_kernel.run(std::string(drv->name) + ".probe", [&] { rc = drv->probe ? drv->probe(dev, id) : 0; });
   if (rc == 0) return 0;
-  for (void* p : d.devres) kfree(p);
-  d.devres.clear();
-  dev->driver = nullptr;
-  dev->dev.driver = nullptr;
-  dev->dev.driver_data = nullptr;
-  if (!drv->driver_managed_dma) m_kernel.iommu().device_unuse_default_domain(d);
+  forget_driver(d, drv);
   if (rc == -ENODEV || rc == -ENXIO) return rc;
   _dev_printk(KERN_ERR, &dev->dev, "probe with driver %s failed with error %d\n", drv->name, rc);
   return rc;
@@ -446,11 +441,17 @@ void PciCore::release(PciDev& d) {
   pci_driver* drv = dev->driver;
   if (!drv) return;
   if (drv->remove) m_kernel.run(std::string(drv->name) + ".remove", [&] { drv->remove(dev); });
+  forget_driver(d, drv);
+}
+
+// really_probe's error path and __device_release_driver: managed resources go, the binding and
+// drvdata are cleared, the group's default domain is no longer in use by this driver.
+void PciCore::forget_driver(PciDev& d, pci_driver* drv) {
   for (void* p : d.devres) kfree(p);
   d.devres.clear();
-  dev->driver = nullptr;
-  dev->dev.driver = nullptr;
-  dev->dev.driver_data = nullptr;
+  d.dev->driver = nullptr;
+  d.dev->dev.driver = nullptr;
+  d.dev->dev.driver_data = nullptr;
   if (!drv->driver_managed_dma) m_kernel.iommu().device_unuse_default_domain(d);
 }
 

@@ -116,6 +116,7 @@ class PciCore {
   PciDev* scan_device(int segment, uint8_t bus, uint8_t devfn, pci_bus* on_bus);
   void read_bars(PciDev& d);
   void log_device(PciDev& d);
+  void forget_driver(PciDev& d, pci_driver* drv);
   bool devices_below(const PciDev& bridge, std::vector<PciDev*>& out) const;
 
   Kernel& m_kernel;
