@@ -50,13 +50,11 @@ Kernel* Kernel::current_or_null() { return g_kernel; }
 
 uint64_t Kernel::now_ns() const { return static_cast<uint64_t>(sc_core::sc_time_stamp().to_seconds() * 1e9 + 0.5); }
 
-void Kernel::run(const std::string& task, std::function<void()> body) {
-  try {
-    m_scheduler.run(task, std::move(body));
-  } catch (const KernelBug& bug) {
-    m_log.log(LogLevel::Crit, std::string("task ") + task + " ended by " + bug.what());
-    throw;
-  }
+TaskResult Kernel::run(const std::string& task, std::function<void()> body) {
+  TaskResult r = m_scheduler.run(task, std::move(body));
+  if (r.end == TaskEnd::Bug) m_log.log(LogLevel::Crit, "task " + task + " ended by " + r.what);
+  if (r.end == TaskEnd::Hang) m_log.log(LogLevel::Err, "INFO: " + r.what);
+  return r;
 }
 
 void Kernel::boot() {
@@ -114,7 +112,7 @@ int Kernel::load_module(const std::string& name, const std::string& params) {
   }
   if (m->info.count("license") == 0) m_log.log(LogLevel::Warning, name + ": module license 'unspecified' taints kernel.");
   int rc = 0;
-  run(name + ".init", [&] { rc = m->init(); });
+  if (!run(name + ".init", [&] { rc = m->init(); }).ok()) rc = -EFAULT;
   if (rc == 0) m_loaded.insert(name);
   return rc;
 }

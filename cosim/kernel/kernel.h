@@ -62,8 +62,9 @@ class Kernel {
   void boot();
   bool booted() const { return m_booted; }
 
-  // Runs `body` in a kernel task until it returns (Scheduler::run).
-  void run(const std::string& task, std::function<void()> body);
+  // Runs `body` in a kernel task until it returns (Scheduler::run). A task that BUG()s or cannot
+  // finish is logged and reported in the result.
+  TaskResult run(const std::string& task, std::function<void()> body);
 
   // Loads a module linked into this program: parameters ("name=value ..."), then module_init in a
   // kernel task. Returns module_init's result (0 or -errno); -ENOENT for an unknown module,

@@ -64,21 +64,23 @@ std::string Scheduler::waits() const {
   return s;
 }
 
-void Scheduler::run(const std::string& name, std::function<void()> body) {
-  if (in_task()) {  // a task calling into another kernel path: same thread
+TaskResult Scheduler::run(const std::string& name, std::function<void()> body) {
+  if (in_task()) {  // a task calling into another kernel path: same thread, same fate
     body();
-    return;
+    return {};
   }
   bool done = false;
-  std::exception_ptr error;
+  TaskResult result;
   const std::string unique = name + "_" + std::to_string(m_spawned++);
   sc_core::sc_spawn(
-      [this, &done, &error, &body, name] {
+      [this, &done, &result, &body, name] {
         m_tasks[running_process()] = Task{name, 0, false, {}};
         try {
           body();
-        } catch (...) {
-          error = std::current_exception();
+        } catch (const KernelBug& bug) {
+          result = TaskResult{TaskEnd::Bug, bug.what()};
+        } catch (const std::exception& e) {
+          result = TaskResult{TaskEnd::Bug, e.what()};
         }
         m_tasks.erase(running_process());
         done = true;
@@ -88,12 +90,12 @@ void Scheduler::run(const std::string& name, std::function<void()> body) {
   while (!done) {
     sc_core::sc_start();
     if (!done && !sc_core::sc_pending_activity()) {
-      std::string w = waits();
-      throw KernelHang("kernel task " + name + " cannot finish: nothing left to happen in the simulation" +
-                       (w.empty() ? std::string(" (it waits for nothing known)") : w));
+      const std::string w = waits();
+      return TaskResult{TaskEnd::Hang, "kernel task " + name + " cannot finish: nothing left to happen in the simulation" +
+                                           (w.empty() ? std::string(" (it waits for nothing known)") : w)};
     }
   }
-  if (error) std::rethrow_exception(error);
+  return result;
 }
 
 void Scheduler::spawn_daemon(const std::string& name, std::function<void()> body) {

@@ -6,10 +6,13 @@
 //
 // Run a task to completion with run(): it spawns the thread and advances the simulation until the
 // task returns. A task that blocks forever (a completion nobody completes, a lock never released)
-// leaves the simulation without events; run() then throws a KernelHang naming the task and what it
-// waits for, instead of hanging.
+// leaves the simulation without events; run() then reports a hang naming the task and what it
+// waits for, instead of hanging. A task that hits BUG() (or throws) ends there, like a process
+// that oopses; run() reports it. Nothing is thrown back to the caller: an exception leaving a
+// SystemC coroutine for the main stack is what AddressSanitizer cannot follow.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -18,12 +21,16 @@
 
 namespace pciesim::cosim {
 
-struct KernelHang : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-// BUG(): the task ends; run() rethrows it after logging.
+// BUG(): thrown inside the task, caught where the task started.
 struct KernelBug : std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+enum class TaskEnd : uint8_t { Returned, Bug, Hang };
+struct TaskResult {
+  TaskEnd end = TaskEnd::Returned;
+  std::string what;  // Bug / Hang: what happened
+  bool ok() const { return end == TaskEnd::Returned; }
 };
 
 class Scheduler {
@@ -32,7 +39,7 @@ class Scheduler {
   ~Scheduler();
 
   // Runs `body` as kernel task `name` until it returns (see the top of this file).
-  void run(const std::string& name, std::function<void()> body);
+  TaskResult run(const std::string& name, std::function<void()> body);
   // Starts a long-lived task (the interrupt thread); it runs whenever the simulation runs.
   void spawn_daemon(const std::string& name, std::function<void()> body);
 

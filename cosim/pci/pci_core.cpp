@@ -428,7 +428,8 @@ int PciCore::probe(pci_driver* drv, PciDev& d) {
   dev->driver = drv;
   dev->dev.driver = &drv->driver;
   int rc = -ENODEV;
-  m_kernel.run(std::string(drv->name) + ".probe", [&] { rc = drv->probe ? drv->probe(dev, id) : 0; });
+  if (!m_kernel.run(std::string(drv->name) + ".probe", [&] { rc = drv->probe ? drv->probe(dev, id) : 0; }).ok())
+    rc = -EFAULT;  // the probe oopsed or never finished: the binding is undone
   if (rc == 0) return 0;
   forget_driver(d, drv);
   if (rc == -ENODEV || rc == -ENXIO) return rc;
