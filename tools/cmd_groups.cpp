@@ -1,6 +1,11 @@
 // pciesim groups TOPOLOGY.yaml | --lspci FILE | --dmesg FILE [--json] [--assume-...]:
 // the IOMMU groups Linux would form (cosim/groups), one "DDDD:BB:DD.F group" line per device in
 // the order Linux adds them. Exit 1 with the reasons when the data cannot decide them.
+//
+// For a topology the co-simulated kernel boots on the machine and reports the groups it formed,
+// so ACS is as Linux leaves it (pci_enable_acs turns on SV/RR/CR/UF wherever a port can, once an
+// IOMMU is present), not as firmware left it. A topology without a remapping unit gets the groups
+// Linux would form if it had one, with the same ACS enabling applied to its view.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -10,6 +15,9 @@
 #include "groups/host_import.h"
 #include "groups/iommu_groups.h"
 #include "host_view_from_fabric.h"
+#include "iommu/iommu_api.h"
+#include "kernel/kernel.h"
+#include "pci/pci_core.h"
 
 namespace pciesim::cli {
 
@@ -21,13 +29,29 @@ struct GroupsArgs {
   groups::GroupAssumptions assume;
 };
 
-groups::HostView load_view(const GroupsArgs& a) {
-  int sources = !a.file.empty() + !a.lspci.empty() + !a.dmesg.empty();
-  if (sources != 1) throw UsageError("give exactly one of TOPOLOGY.yaml, --lspci FILE, --dmesg FILE");
-  if (!a.lspci.empty()) return groups::import_lspci_file(a.lspci);
-  if (!a.dmesg.empty()) return groups::import_dmesg_file(a.dmesg);
-  Machine m = load_machine(a.file);
-  return host_view_from_fabric(*m.fabric, a.file);
+// pci_std_enable_acs on a view: what Linux does to every port before it groups.
+void enable_acs_as_linux(groups::HostView& view) {
+  for (groups::FunctionView& f : view.functions)
+    if (f.acs && f.acs->present) f.acs->ctrl |= f.acs->cap & groups::kRequiredAcs;
+}
+
+// The groups the co-simulated kernel formed, in the order it added the devices.
+groups::GroupResult kernel_groups(Fabric& fabric) {
+  cosim::Kernel kernel(fabric);
+  kernel.boot();
+  groups::GroupResult r;
+  int index = 0;
+  for (const auto& d : kernel.pci().devices()) {
+    const cosim::GroupRec* g = kernel.iommu().group_of(*d);
+    if (g) r.devices.push_back(groups::DeviceGroup{index, d->name, g->id});
+    ++index;
+  }
+  r.group_count = static_cast<int>(kernel.iommu().groups().size());
+  for (const std::string& line : kernel.log().grep("iommu: cannot group: ")) {
+    r.decidable = false;
+    r.undecidable_because.push_back(line.substr(line.find("cannot group: ") + 14));
+  }
+  return r;
 }
 
 int run_groups(const GroupsArgs& a) {
@@ -35,8 +59,26 @@ int run_groups(const GroupsArgs& a) {
     std::cout << groups::describe_quirk_tables();
     return kExitOk;
   }
-  groups::HostView view = load_view(a);
-  groups::GroupResult r = groups::compute_iommu_groups(view, a.assume);
+  const int sources = !a.file.empty() + !a.lspci.empty() + !a.dmesg.empty();
+  if (sources != 1) throw UsageError("give exactly one of TOPOLOGY.yaml, --lspci FILE, --dmesg FILE");
+  groups::HostView view;
+  groups::GroupResult r;
+  if (!a.lspci.empty() || !a.dmesg.empty()) {
+    view = !a.lspci.empty() ? groups::import_lspci_file(a.lspci) : groups::import_dmesg_file(a.dmesg);
+    r = groups::compute_iommu_groups(view, a.assume);
+  } else {
+    Machine m = load_machine(a.file);
+    view.source = a.file;
+    if (!m.fabric->iommus().empty()) {
+      r = kernel_groups(*m.fabric);
+    } else {
+      std::cerr << "pciesim: note: " << a.file << " has no remapping unit; these are the groups Linux would form "
+                << "with one (ACS enabled as pci_enable_acs does)\n";
+      view = host_view_from_fabric(*m.fabric, a.file);
+      enable_acs_as_linux(view);
+      r = groups::compute_iommu_groups(view, a.assume);
+    }
+  }
   if (a.json) {
     nlohmann::json devices = nlohmann::json::array();
     for (const groups::DeviceGroup& d : r.devices)

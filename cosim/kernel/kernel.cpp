@@ -66,7 +66,9 @@ void Kernel::boot() {
                 (unsigned long long)m_memory->base(), (unsigned long long)(m_memory->base() + m_memory->size() - 1));
   m_log.log(LogLevel::Info, line);
   m_irq->start();
-  // subsys_initcall(pci): the PCI core scans before the IOMMU driver comes up.
+  // detect_intel_iommu (early, from the ACPI DMAR table) calls pci_request_acs(); then
+  // subsys_initcall(pci): the PCI core scans, enabling ACS, before the IOMMU driver comes up.
+  if (m_options.iommu && !m_fabric.iommus().empty()) m_pci->request_acs();
   m_pci->scan();
   // intel_iommu_init (fs_initcall): DMAR units, then the IOMMU core probes every PCI device.
   if (m_options.iommu && !m_fabric.iommus().empty()) {

@@ -207,6 +207,7 @@ PciDev* PciCore::scan_device(int segment, uint8_t bus, uint8_t devfn, pci_bus* o
     if (ext != 0xffffffffu) dev->cfg_size = PCI_CFG_SPACE_EXP_SIZE;
   }
   dev->acs_cap = find_ext_capability(dev, PCI_EXT_CAP_ID_ACS);
+  if (m_acs_requested) enable_acs(*rec);
   // pci_setup_device: 32-bit DMA until the driver asks for more.
   dev->dma_mask = 0xffffffffull;
   dev->dev.dma_mask = &dev->dma_mask;
@@ -217,6 +218,20 @@ PciDev* PciCore::scan_device(int segment, uint8_t bus, uint8_t devfn, pci_bus* o
   log_device(*out);
   if (m_fresh) m_fresh->push_back(out);
   return out;
+}
+
+// pci_std_enable_acs (drivers/pci/pci.c), run from pci_acs_init for every scanned device once the
+// IOMMU driver called pci_request_acs(): Source Validation, Request and Completion Redirect and
+// Upstream Forwarding wherever the capability has them (Translation Blocking only for untrusted
+// or external-facing ports, which nothing here is).
+void PciCore::enable_acs(PciDev& d) {
+  pci_dev* dev = d.dev.get();
+  if (!dev->acs_cap) return;
+  uint32_t cap = 0, ctrl = 0;
+  config_read(dev, dev->acs_cap + PCI_ACS_CAP, 2, cap);
+  config_read(dev, dev->acs_cap + PCI_ACS_CTRL, 2, ctrl);
+  ctrl |= cap & (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF);
+  config_write(dev, dev->acs_cap + PCI_ACS_CTRL, 2, ctrl);
 }
 
 // __pci_read_base: the sizing protocol with decoding off (PCI 3.0 6.2.5.1).

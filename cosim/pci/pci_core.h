@@ -62,6 +62,9 @@ class PciCore {
   // Scans every root complex's buses through ECAM (pci_scan_root_bus), in Linux's add order,
   // logging what it finds as Linux does ("pci 0000:00:01.0: [8086:1901] type 01 class 0x060400").
   void scan();
+  // pci_request_acs(): the IOMMU driver detected a DMAR table; every device scanned from now on
+  // gets its ACS controls enabled (enable_acs) before the IOMMU core groups it.
+  void request_acs() { m_acs_requested = true; }
   // pci_rescan_bus: scans again and adds the functions that appeared since (SR-IOV VFs, a reset
   // that brought a device back); the IOMMU core groups them and drivers are attached. Returns the
   // new devices.
@@ -113,9 +116,11 @@ class PciCore {
  private:
   void scan_bus(int segment, uint8_t bus, pci_bus* parent_bus, pci_dev* bridge, unsigned depth);
   std::vector<PciDev*>* m_fresh = nullptr;  // during a scan: the devices it added
+  bool m_acs_requested = false;
   PciDev* scan_device(int segment, uint8_t bus, uint8_t devfn, pci_bus* on_bus);
   void read_bars(PciDev& d);
   void log_device(PciDev& d);
+  void enable_acs(PciDev& d);
   void forget_driver(PciDev& d, pci_driver* drv);
   bool devices_below(const PciDev& bridge, std::vector<PciDev*>& out) const;
 

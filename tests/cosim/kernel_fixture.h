@@ -10,8 +10,8 @@
 
 namespace pciesim::test {
 
-// Two NICs behind a switch whose downstream ports leave ACS off (one group), a NIC with MSI-X on
-// its own root port, and the include-all unit.
+// Two NICs behind a switch whose downstream ports have no ACS capability, a NIC with MSI-X on its
+// own root port (whose ACS firmware leaves off: Linux turns it on), and the include-all unit.
 inline const char* kKernelTopology = R"(
 name: kernel-test
 memory: {base: 0, size: 1GiB}
@@ -29,7 +29,7 @@ root_complexes:
               - name: dpA
                 device: 0
                 link: {gen: 4, width: 8}
-                acs: {capability: all, control: none}
+                acs: none
                 below:
                   endpoint:
                     name: epA
@@ -38,7 +38,7 @@ root_complexes:
               - name: dpB
                 device: 1
                 link: {gen: 4, width: 8}
-                acs: {capability: all, control: none}
+                acs: none
                 below:
                   endpoint:
                     name: epB
@@ -47,7 +47,7 @@ root_complexes:
       - name: rp1
         device: 2
         link: {gen: 3, width: 8}
-        acs: {capability: all, control: [SV, RR, CR, UF]}
+        acs: {capability: all, control: none}
         below:
           endpoint:
             name: epF

@@ -80,8 +80,8 @@ TEST_F(KernelPci, GroupsFollowLinuxRulesAndEveryDeviceHasItsDefaultDomain) {
   iommu_group* gb = iommu_group_get(&b.dev->dev);
   iommu_group* gf = iommu_group_get(&fdev.dev->dev);
   ASSERT_TRUE(ga && gb && gf);
-  // hardware-facts 3: a device below a downstream port without SV+RR+CR+UF joins the group of
-  // that port (pci_device_group stops at the highest non-ACS bridge); behind the ACS root port
+  // hardware-facts 3: a device below a downstream port without SV+RR+CR+UF (here: without an ACS
+  // capability, so Linux cannot turn it on) joins the group of that port (pci_device_group stops at the highest non-ACS bridge); behind the ACS root port
   // epF has a group of its own.
   EXPECT_EQ(iommu_group_id(ga), iommu_group_id(iommu_group_get(&dev("dpA").dev->dev)));
   EXPECT_EQ(iommu_group_id(gb), iommu_group_id(iommu_group_get(&dev("dpB").dev->dev)));
@@ -93,6 +93,21 @@ TEST_F(KernelPci, GroupsFollowLinuxRulesAndEveryDeviceHasItsDefaultDomain) {
   EXPECT_EQ(d->type, IOMMU_DOMAIN_DMA_FQ);  // Linux 6.1 x86 default: lazy
   EXPECT_EQ(iommu_get_domain_for_dev(&dev("dpA").dev->dev), d) << "one default domain per group";
   EXPECT_NE(iommu_get_domain_for_dev(&b.dev->dev), d);
+}
+
+TEST_F(KernelPci, WithAnIommuTheKernelTurnsOnTheAcsControlsFirmwareLeftOff) {
+  // pci_request_acs + pci_std_enable_acs: SV RR CR UF wherever the capability has them, not TB.
+  EXPECT_EQ(fn(*f, "rp1").fn->acs_control(), PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF);
+  EXPECT_EQ(pci_find_ext_capability(dev("dpA").dev.get(), PCI_EXT_CAP_ID_ACS), 0);
+}
+
+TEST(KernelPciNoIommu, WithoutAnIommuAcsStaysAsFirmwareLeftIt) {
+  auto f = make_fabric(kKernelTopology);
+  cosim::KernelOptions o;
+  o.iommu = false;
+  cosim::Kernel k(*f, o);
+  k.boot();
+  EXPECT_EQ(fn(*f, "rp1").fn->acs_control(), 0);
 }
 
 TEST_F(KernelPci, RegisteringADriverProbesMatchingDevicesWithTheMatchedId) {
@@ -169,7 +184,7 @@ TEST_F(KernelPci, ConfigAccessorsCheckAlignmentLikeLinux) {
   u32 d = 0;
   EXPECT_EQ(pci_read_config_dword(a, 0x1000, &d), PCIBIOS_BAD_REGISTER_NUMBER);
   EXPECT_EQ(pci_find_ext_capability(a, PCI_EXT_CAP_ID_ACS), 0) << "endpoint without ACS";
-  EXPECT_NE(pci_find_ext_capability(dev("dpA").dev.get(), PCI_EXT_CAP_ID_ACS), 0);
+  EXPECT_NE(pci_find_ext_capability(dev("rp1").dev.get(), PCI_EXT_CAP_ID_ACS), 0);
 }
 
 TEST_F(KernelPci, EnableAndBusMasterProgramTheCommandRegisterAndMmioReachesTheBar) {
