@@ -13,6 +13,7 @@
 #include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
+#include <linux/eventfd.h>
 #include <linux/errno.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "iommu/intel_iommu.h"
+#include "kernel/files.h"
 #include "kernel/kernel_cpu.h"
 #include "kernel/kernel_log.h"
 #include "kernel/kernel_memory.h"
@@ -88,6 +89,8 @@ class Kernel {
   IrqCore& irq() { return *m_irq; }
   PciCore& pci() { return *m_pci; }
   Sysfs& sysfs() { return *m_sysfs; }
+  // The descriptors of the simulated process the kernel serves (eventfds; VFIO files next).
+  FileTable& files() { return m_files; }
 
   // printk with Linux's "subsystem: " prefixes left to the caller.
   void printk(LogLevel level, const std::string& text) { m_log.log(level, text); }
@@ -104,6 +107,7 @@ class Kernel {
   std::unique_ptr<PciCore> m_pci;
   std::unique_ptr<IommuApi> m_iommu;
   std::unique_ptr<Sysfs> m_sysfs;
+  FileTable m_files;
   std::set<std::string> m_loaded;
   bool m_booted = false;
 };
