@@ -42,7 +42,7 @@ root_complexes:
                 below:
                   endpoint:
                     name: epB
-                    functions: [{function: 0, vendor: 0x8086, device: 0x10d3, class: 0x020000, msi: 1,
+                    functions: [{function: 0, vendor: 0x8086, device: 0x10d3, class: 0x020000, msi: 1, flr: false,
                                  bars: [{index: 0, size: 128KiB}]}]
       - name: rp1
         device: 2

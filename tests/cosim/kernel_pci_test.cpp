@@ -237,6 +237,27 @@ TEST_F(KernelPci, FunctionLevelResetRestoresTheSavedConfiguration) {
   EXPECT_EQ(bar(*f, "epA", 0), pci_resource_start(a, 0));
 }
 
+TEST_F(KernelPci, WithoutFlrAFunctionAloneOnItsBusIsResetBySecondaryBusReset) {
+  pci_dev* b = dev("epB").dev.get();  // no FLR, alone below dpB
+  ASSERT_FALSE(pcie_has_flr(b));
+  uint64_t t0 = 0, t1 = 0;
+  int rc = -1;
+  k->run("reset", [&] {
+    pci_enable_device(b);
+    pci_set_master(b);
+    t0 = k->now_ns();
+    rc = pci_reset_function(b);
+    t1 = k->now_ns();
+  });
+  EXPECT_EQ(rc, 0);
+  EXPECT_GE(t1 - t0, 1'000'000'000u) << "Trhfa: Linux waits 1 s after releasing Secondary Bus Reset";
+  EXPECT_TRUE(fn(*f, "epB").fn->bus_master()) << "restored after the reset cleared it";
+  EXPECT_EQ(bar(*f, "epB", 0), pci_resource_start(b, 0));
+  // dpA's bus has epA alone too, but epA has FLR: that is what pci_reset_function uses.
+  pci_dev* bus_with_two = dev("dpA").dev.get();
+  k->run("bridge", [&] { EXPECT_EQ(pci_reset_function(bus_with_two), -ENOTTY) << "a bridge on a shared bus"; });
+}
+
 TEST_F(KernelPci, SleepingWithASpinlockHeldIsReported) {
   DEFINE_SPINLOCK(lock);
   const cosim::TaskResult r = k->run("atomic", [&] {
