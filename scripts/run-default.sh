@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job until the scenario runner exists: every shipped topology enumerated and drawn as
 # `lspci -tv` does, then a set of TLPs routed through the simulated fabric, each showing one
-# routing or ACS behaviour. Exits non-zero if any command fails.
+# routing or ACS behaviour, and the co-simulated kernel booting on a machine. Exits non-zero if
+# any command fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sim=./build/pciesim
@@ -31,3 +32,7 @@ run route "$t" --from edu0 --to 0x3000                       # requester id beco
 run route "$t" --from edu0 --to e1000:BAR0                   # P2P on the conventional bus
 t=$topos/multifunction-no-acs.yaml
 run route "$t" --from mf0.f0 --to mf0.f1:BAR0                # inside the device, never on the link
+
+section "The co-simulated kernel: PCI scan, intel-iommu bring-up, Linux's IOMMU groups"
+run boot "$topos/edu.yaml"
+run groups "$topos/two-level-switch.yaml"

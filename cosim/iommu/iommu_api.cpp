@@ -222,12 +222,17 @@ DomainRec* IommuApi::alloc_domain(unsigned type) {
   d->c = std::make_unique<::iommu_domain>();
   *d->c = ::iommu_domain{};
   d->c->type = type;
-  d->c->pgsize_bitmap = 0x1000ul | 0x200000ul;  // 4 KiB, and 2 MiB where SLLPS allows
-  d->c->geometry.aperture_start = 0;
+  // intel-iommu: 4 KiB, plus 2 MiB / 1 GiB as every unit's CAP.SLLPS allows (domain_update_iommu_superpage).
+  unsigned sllps = 3;
   int width = 48;
   if (IommuCore* core = m_kernel.iommu_hw())
     for (const auto& u : core->units())
-      if (u->initialized()) width = std::min(width, static_cast<int>(u->caps().mgaw()));
+      if (u->initialized()) {
+        width = std::min(width, static_cast<int>(u->caps().mgaw()));
+        sllps &= u->caps().sllps();
+      }
+  d->c->pgsize_bitmap = 0x1000ul | ((sllps & 1) ? 0x200000ul : 0) | ((sllps & 2) ? 0x40000000ul : 0);
+  d->c->geometry.aperture_start = 0;
   d->c->geometry.aperture_end = (1ull << width) - 1;
   d->c->geometry.force_aperture = true;
   d->c->cosim = d.get();

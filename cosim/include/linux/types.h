@@ -30,6 +30,9 @@ typedef u64 __le64;
 typedef u16 __be16;
 typedef u32 __be32;
 typedef u64 __be64;
+#define __aligned_u64 __u64 __attribute__((aligned(8)))
+#define __aligned_be64 __be64 __attribute__((aligned(8)))
+#define __aligned_le64 __le64 __attribute__((aligned(8)))
 
 typedef long ssize_t;              /* x86-64: __kernel_ssize_t is long */
 typedef long long __kernel_loff_t;

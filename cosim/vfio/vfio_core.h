@@ -1,0 +1,100 @@
+// VFIO in the co-simulated kernel (Linux 6.1 drivers/vfio/vfio_main.c, vfio_iommu_type1.c): the
+// container (/dev/vfio/vfio) with the type1v2 IOMMU backend, and groups (/dev/vfio/N) over the
+// IOMMU core's groups. Files live in the kernel's descriptor table; user space reaches them with
+// open() and ioctl() through VfioCore. Every bad call gets the errno Linux 6.1 gives.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernel/files.h"
+
+namespace pciesim::cosim {
+
+class Kernel;
+class UserMemory;
+struct DomainRec;
+struct GroupRec;
+struct PciDev;
+class VfioContainer;
+
+// A group file (/dev/vfio/N).
+class VfioGroupFile : public KernelFile {
+ public:
+  VfioGroupFile(Kernel& k, GroupRec& g) : m_kernel(k), m_group(g) {}
+  ~VfioGroupFile() override;  // close(2): the group leaves its container, its DMA returns to the kernel
+  const char* kind() const override { return "vfio-group"; }
+  long ioctl(unsigned long cmd, void* arg);
+  GroupRec& group() { return m_group; }
+  std::shared_ptr<VfioContainer> container() const { return m_container; }
+  void drop_container();  // the container is going away
+
+ private:
+  Kernel& m_kernel;
+  GroupRec& m_group;
+  std::shared_ptr<VfioContainer> m_container;
+};
+
+// The container (/dev/vfio/vfio) and its type1 IOMMU.
+class VfioContainer : public KernelFile, public std::enable_shared_from_this<VfioContainer> {
+ public:
+  // vfio_iommu_type1's dma_entry_limit default (module parameter): U16_MAX mappings.
+  static constexpr unsigned kDmaEntryLimit = 65535;
+
+  VfioContainer(Kernel& k, UserMemory& mem) : m_kernel(k), m_mem(mem) {}
+  ~VfioContainer() override;
+  const char* kind() const override { return "vfio-container"; }
+  long ioctl(unsigned long cmd, void* arg);
+
+  int attach_group(VfioGroupFile& g);  // SET_CONTAINER's second half
+  void detach_group(VfioGroupFile& g);
+  bool iommu_set() const { return m_type != 0; }
+  size_t mappings() const { return m_dma.size(); }
+
+ private:
+  long check_extension(unsigned long ext) const;
+  long set_iommu(unsigned long type);
+  long get_info(void* arg);
+  long map_dma(void* arg);
+  long unmap_dma(void* arg);
+  int attach_to_domain(GroupRec& g);
+  void unmap_one(uint64_t iova);
+  uint64_t pgsize_bitmap() const;
+
+  Kernel& m_kernel;
+  UserMemory& m_mem;
+  std::vector<VfioGroupFile*> m_groups;
+  DomainRec* m_domain = nullptr;
+  unsigned long m_type = 0;  // VFIO_TYPE1_IOMMU / VFIO_TYPE1v2_IOMMU once set
+  struct Dma {
+    uint64_t iova, size, vaddr;
+    int prot;
+  };
+  std::map<uint64_t, Dma> m_dma;  // by iova
+};
+
+// The devices' and the user's entry points.
+class VfioCore {
+ public:
+  VfioCore(Kernel& k, UserMemory& mem) : m_kernel(k), m_mem(mem) {}
+  // vfio_register_group_dev: the device is driven by a VFIO driver; its group's /dev/vfio/N exists.
+  void register_device(PciDev& d);
+  void unregister_device(PciDev& d);
+  bool registered(const PciDev& d) const { return m_devices.count(&d) != 0; }
+
+  // open(2) of "/dev/vfio/vfio" or "/dev/vfio/N": a descriptor or -ENOENT (no such node),
+  // -EBUSY (a group is opened once at a time, as in 6.1).
+  int open(const std::string& path);
+
+ private:
+  Kernel& m_kernel;
+  UserMemory& m_mem;
+  std::set<const PciDev*> m_devices;
+  std::map<int, std::weak_ptr<VfioGroupFile>> m_open_groups;  // group id -> open file
+};
+
+}  // namespace pciesim::cosim

@@ -1,0 +1,95 @@
+// VFIO group files and opening the VFIO nodes (Linux 6.1 drivers/vfio/vfio_main.c).
+#include <cstring>
+#include <linux/vfio.h>
+
+#include "iommu/iommu_api.h"
+#include "kernel/kernel.h"
+#include "pci/pci_core.h"
+#include "vfio/vfio_core.h"
+#include "kernel/kapi.h"
+
+namespace pciesim::cosim {
+
+VfioGroupFile::~VfioGroupFile() {
+  if (!m_container) return;
+  drop_container();
+  m_kernel.iommu().release_dma_owner(m_group);
+}
+
+void VfioGroupFile::drop_container() {
+  if (m_container) m_container->detach_group(*this);
+  m_container.reset();
+}
+
+long VfioGroupFile::ioctl(unsigned long cmd, void* arg) {
+  switch (cmd) {
+    case VFIO_GROUP_GET_STATUS: {
+      if (!arg) return -EFAULT;
+      vfio_group_status st{};
+      const size_t minsz = offsetof(vfio_group_status, flags) + sizeof(st.flags);
+      std::memcpy(&st, arg, minsz);
+      if (st.argsz < minsz) return -EINVAL;
+      st.flags = 0;
+      if (m_container) st.flags |= VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO_GROUP_FLAGS_VIABLE;
+      else if (!m_group.owner_cnt) st.flags |= VFIO_GROUP_FLAGS_VIABLE;  // !iommu_group_dma_owner_claimed
+      std::memcpy(arg, &st, minsz);
+      return 0;
+    }
+    case VFIO_GROUP_SET_CONTAINER: {
+      if (!arg) return -EFAULT;
+      int fd = 0;
+      std::memcpy(&fd, arg, sizeof fd);
+      std::shared_ptr<KernelFile> f = m_kernel.files().get(fd);
+      if (!f) return -EBADF;
+      auto c = std::dynamic_pointer_cast<VfioContainer>(f);
+      if (!c) return -EINVAL;  // not a container file
+      if (m_container) return -EINVAL;
+      // vfio_container_attach_group: the group's DMA now belongs to user space (fails -EPERM while
+      // a kernel driver uses the default domain).
+      int rc = m_kernel.iommu().claim_dma_owner(m_group, this);
+      if (rc) return rc;
+      rc = c->attach_group(*this);
+      if (rc) {
+        m_kernel.iommu().release_dma_owner(m_group);
+        return rc;
+      }
+      m_container = c;
+      return 0;
+    }
+    case VFIO_GROUP_UNSET_CONTAINER:
+      if (!m_container) return -EINVAL;
+      drop_container();
+      m_kernel.iommu().release_dma_owner(m_group);
+      return 0;
+    case VFIO_GROUP_GET_DEVICE_FD:
+      if (!m_container || !m_container->iommu_set()) return -EINVAL;
+      return -ENODEV;  // no device of this group is registered under that name (device files: next)
+    default:
+      return -ENOTTY;
+  }
+}
+
+void VfioCore::register_device(PciDev& d) { m_devices.insert(&d); }
+void VfioCore::unregister_device(PciDev& d) { m_devices.erase(&d); }
+
+int VfioCore::open(const std::string& path) {
+  if (path == "/dev/vfio/vfio") return m_kernel.files().install(std::make_shared<VfioContainer>(m_kernel, m_mem));
+  const std::string prefix = "/dev/vfio/";
+  if (path.rfind(prefix, 0) != 0) return -ENOENT;
+  const std::string id = path.substr(prefix.size());
+  if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) return -ENOENT;
+  GroupRec* g = nullptr;
+  for (const auto& x : m_kernel.iommu().groups())
+    if (std::to_string(x->id) == id) g = x.get();
+  if (!g) return -ENOENT;
+  bool node = false;  // the node exists while a VFIO driver drives a device of the group
+  for (const PciDev* d : g->devices) node = node || registered(*d);
+  if (!node) return -ENOENT;
+  auto& open = m_open_groups[g->id];
+  if (!open.expired()) return -EBUSY;  // vfio_group_fops_open: one opener at a time
+  auto file = std::make_shared<VfioGroupFile>(m_kernel, *g);
+  open = file;
+  return m_kernel.files().install(file);
+}
+
+}  // namespace pciesim::cosim
