@@ -8,6 +8,8 @@
 #include "kernel/irq_core.h"
 #include "kernel/module_registry.h"
 #include "kernel/sysfs.h"
+#include "vfio/user_memory.h"
+#include "vfio/vfio_core.h"
 #include "pci/pci_core.h"
 #include "pci/pci_msi.h"
 #include "pcie/fabric.h"
@@ -36,6 +38,8 @@ Kernel::Kernel(Fabric& fabric, KernelOptions options)
   m_pci = std::make_unique<PciCore>(*this);
   m_iommu = std::make_unique<IommuApi>(*this);
   m_sysfs = std::make_unique<Sysfs>(*this);
+  m_user_memory = std::make_unique<UserMemory>(*m_memory);
+  m_vfio = std::make_unique<VfioCore>(*this, *m_user_memory);
 }
 
 Kernel::~Kernel() {

@@ -39,6 +39,8 @@ class IommuApi;
 class IrqCore;
 class PciCore;
 class Sysfs;
+class UserMemory;
+class VfioCore;
 
 struct KernelOptions {
   // Kernel memory: a range of the DRAM (0: the upper half of the DRAM, at most 512 MiB).
@@ -91,6 +93,9 @@ class Kernel {
   Sysfs& sysfs() { return *m_sysfs; }
   // The descriptors of the simulated process the kernel serves (eventfds; VFIO files next).
   FileTable& files() { return m_files; }
+  // VFIO (/dev/vfio/...) and the simulated process's memory it pins.
+  VfioCore& vfio() { return *m_vfio; }
+  UserMemory& user_memory() { return *m_user_memory; }
 
   // printk with Linux's "subsystem: " prefixes left to the caller.
   void printk(LogLevel level, const std::string& text) { m_log.log(level, text); }
@@ -107,7 +112,9 @@ class Kernel {
   std::unique_ptr<PciCore> m_pci;
   std::unique_ptr<IommuApi> m_iommu;
   std::unique_ptr<Sysfs> m_sysfs;
-  FileTable m_files;
+  std::unique_ptr<UserMemory> m_user_memory;
+  std::unique_ptr<VfioCore> m_vfio;
+  FileTable m_files;  // last member: closing files may call into the members above
   std::set<std::string> m_loaded;
   bool m_booted = false;
 };

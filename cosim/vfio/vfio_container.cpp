@@ -2,7 +2,7 @@
 // ioctls, drivers/vfio/vfio_iommu_type1.c).
 #include <algorithm>
 #include <cstring>
-#include <linux/vfio.h>
+#include <uapi/linux/vfio.h>
 
 #include "iommu/iommu_api.h"
 #include "kernel/kernel.h"

@@ -13,17 +13,20 @@
 
 #include "kernel/files.h"
 
+struct vfio_device;
+
 namespace pciesim::cosim {
 
 class Kernel;
 class UserMemory;
+class VfioDeviceFile;
 struct DomainRec;
 struct GroupRec;
 struct PciDev;
 class VfioContainer;
 
 // A group file (/dev/vfio/N).
-class VfioGroupFile : public KernelFile {
+class VfioGroupFile : public KernelFile, public std::enable_shared_from_this<VfioGroupFile> {
  public:
   VfioGroupFile(Kernel& k, GroupRec& g) : m_kernel(k), m_group(g) {}
   ~VfioGroupFile() override;  // close(2): the group leaves its container, its DMA returns to the kernel
@@ -37,6 +40,8 @@ class VfioGroupFile : public KernelFile {
   Kernel& m_kernel;
   GroupRec& m_group;
   std::shared_ptr<VfioContainer> m_container;
+ public:
+  unsigned device_files = 0;  // open device fds (container_users): UNSET_CONTAINER fails while any
 };
 
 // The container (/dev/vfio/vfio) and its type1 IOMMU.
@@ -77,14 +82,34 @@ class VfioContainer : public KernelFile, public std::enable_shared_from_this<Vfi
   std::map<uint64_t, Dma> m_dma;  // by iova
 };
 
+// A device file (VFIO_GROUP_GET_DEVICE_FD): ioctl, read and write go to the driver's
+// vfio_device_ops; the first open calls open_device, the last close close_device.
+class VfioDeviceFile : public KernelFile {
+ public:
+  VfioDeviceFile(::vfio_device* dev, std::shared_ptr<VfioGroupFile> group);
+  ~VfioDeviceFile() override;
+  const char* kind() const override { return "vfio-device"; }
+  long ioctl(unsigned long cmd, void* arg);
+  long read(void* buf, size_t count, uint64_t pos);
+  long write(const void* buf, size_t count, uint64_t pos);
+  ::vfio_device* device() const { return m_dev; }
+
+ private:
+  ::vfio_device* m_dev;
+  std::shared_ptr<VfioGroupFile> m_group;  // a device file keeps its group (and container) in use
+};
+
 // The devices' and the user's entry points.
 class VfioCore {
  public:
   VfioCore(Kernel& k, UserMemory& mem) : m_kernel(k), m_mem(mem) {}
   // vfio_register_group_dev: the device is driven by a VFIO driver; its group's /dev/vfio/N exists.
-  void register_device(PciDev& d);
+  void register_device(PciDev& d, ::vfio_device* vdev = nullptr);
   void unregister_device(PciDev& d);
   bool registered(const PciDev& d) const { return m_devices.count(&d) != 0; }
+  // The registered vfio_device of group `g` whose name `name` matches (vfio_device_get_from_name).
+  ::vfio_device* find(const GroupRec& g, const std::string& name) const;
+  UserMemory& memory() { return m_mem; }
 
   // open(2) of "/dev/vfio/vfio" or "/dev/vfio/N": a descriptor or -ENOENT (no such node),
   // -EBUSY (a group is opened once at a time, as in 6.1).
@@ -93,7 +118,7 @@ class VfioCore {
  private:
   Kernel& m_kernel;
   UserMemory& m_mem;
-  std::set<const PciDev*> m_devices;
+  std::map<const PciDev*, ::vfio_device*> m_devices;
   std::map<int, std::weak_ptr<VfioGroupFile>> m_open_groups;  // group id -> open file
 };
 

@@ -3,7 +3,7 @@
 // capability chain (the values a real 6.1 host with QEMU 7.2's VT-d reports), MAP_DMA/UNMAP_DMA
 // rules and errnos, and device DMA through what user space mapped.
 #include <cstring>
-#include <linux/vfio.h>
+#include <uapi/linux/vfio.h>
 
 #include "iommu/iommu_api.h"
 #include "kernel_fixture.h"
@@ -31,14 +31,14 @@ iommus:
 )";
 
 struct KernelVfio : KernelFixture {
-  std::unique_ptr<cosim::UserMemory> mem;
-  std::unique_ptr<cosim::VfioCore> vfio;
+  cosim::UserMemory* mem = nullptr;
+  cosim::VfioCore* vfio = nullptr;
   int container = -1, group = -1, group_id = -1;
 
   void SetUp() override {
     boot(kEduOnRootPort);
-    mem = std::make_unique<cosim::UserMemory>(k->memory());
-    vfio = std::make_unique<cosim::VfioCore>(*k, *mem);
+    mem = &k->user_memory();
+    vfio = &k->vfio();
     group_id = k->iommu().group_of(dev("edu0"))->id;
   }
   void TearDown() override {
@@ -250,6 +250,48 @@ TEST_F(KernelVfio, UnmapDmaRulesAndErrnos) {
   EXPECT_EQ(ioctl(group, VFIO_GROUP_UNSET_CONTAINER, 0ul), 0);
   EXPECT_EQ(ioctl(group, VFIO_GROUP_UNSET_CONTAINER, 0ul), -EINVAL);
   EXPECT_EQ(ioctl(container, VFIO_IOMMU_MAP_DMA, 0ul), -ENOTTY) << "the backend left with the last group";
+}
+
+TEST_F(KernelVfio, AKernelCVfioDriverServesItsDeviceFile) {
+  ASSERT_EQ(k->load_module("vfio_minidev"), 0) << dmesg();
+  ASSERT_NE(dev("edu0").dev->driver, nullptr);
+  container = vfio->open("/dev/vfio/vfio");
+  group = vfio->open("/dev/vfio/" + std::to_string(group_id));
+  ASSERT_GE(group, 0) << "the driver registered the device: the group node exists";
+  vfio_group_status st{sizeof(st), 0};
+  ASSERT_EQ(ioctl(group, VFIO_GROUP_GET_STATUS, &st), 0);
+  EXPECT_EQ(st.flags, VFIO_GROUP_FLAGS_VIABLE) << "a VFIO driver does not claim the group's DMA";
+  ASSERT_EQ(ioctl(group, VFIO_GROUP_SET_CONTAINER, &container), 0);
+  char name[] = "0000:01:00.0";
+  EXPECT_EQ(ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name), -EINVAL) << "no IOMMU set yet";
+  ASSERT_EQ(ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), 0);
+  char wrong[] = "0000:09:00.0";
+  EXPECT_EQ(ioctl(group, VFIO_GROUP_GET_DEVICE_FD, wrong), -ENODEV);
+  const long fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name);
+  ASSERT_GE(fd, 0);
+  auto file = std::dynamic_pointer_cast<cosim::VfioDeviceFile>(k->files().get(static_cast<int>(fd)));
+  ASSERT_NE(file, nullptr);
+  vfio_device_info info{};
+  info.argsz = sizeof(info);
+  ASSERT_EQ(file->ioctl(VFIO_DEVICE_GET_INFO, &info), 0);
+  EXPECT_EQ(info.flags, VFIO_DEVICE_FLAGS_PCI);
+  EXPECT_EQ(info.num_regions, 9u);
+  EXPECT_EQ(info.num_irqs, 5u);
+  EXPECT_EQ(file->ioctl(VFIO_DEVICE_RESET, nullptr), -ENOTTY);
+  uint16_t ids[2] = {};
+  EXPECT_EQ(file->read(ids, 4, uint64_t{VFIO_PCI_CONFIG_REGION_INDEX} << 40), 4);
+  EXPECT_EQ(ids[0], 0x1234);
+  EXPECT_EQ(ids[1], 0x11e8);
+  EXPECT_EQ(file->read(ids, 4, uint64_t{VFIO_PCI_BAR0_REGION_INDEX} << 40), -EINVAL);
+  EXPECT_EQ(file->write(ids, 4, 0), -EINVAL) << "the driver has no write";
+  EXPECT_EQ(ioctl(group, VFIO_GROUP_UNSET_CONTAINER, 0ul), -EBUSY) << "a device fd is open";
+  file.reset();
+  EXPECT_EQ(k->files().close(static_cast<int>(fd)), 0);
+  EXPECT_EQ(ioctl(group, VFIO_GROUP_UNSET_CONTAINER, 0ul), 0);
+  EXPECT_EQ(k->files().close(group), 0);
+  group = -1;
+  EXPECT_EQ(k->unload_module("vfio_minidev"), 0);
+  EXPECT_EQ(vfio->open("/dev/vfio/" + std::to_string(group_id)), -ENOENT) << "unregistered: the node is gone";
 }
 
 }  // namespace
