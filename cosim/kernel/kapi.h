@@ -28,6 +28,7 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/vfio.h>
+#include <linux/vfio_pci_core.h>
 #undef class
 #undef min
 #undef max

@@ -1,0 +1,44 @@
+/* vfio_pci_core: the library vfio-pci and its variant drivers build on (include/linux/
+ * vfio_pci_core.h, drivers/vfio/pci/vfio_pci_core.c, Linux 6.1). A variant driver embeds struct
+ * vfio_pci_core_device, points its vfio_device_ops at these functions (overriding what it adds)
+ * and registers with vfio_pci_core_register_device. */
+#ifndef _LINUX_VFIO_PCI_CORE_H
+#define _LINUX_VFIO_PCI_CORE_H
+
+#include <linux/pci.h>
+#include <linux/types.h>
+#include <linux/vfio.h>
+
+#define VFIO_PCI_OFFSET_SHIFT 40
+#define VFIO_PCI_OFFSET_TO_INDEX(off) ((off) >> VFIO_PCI_OFFSET_SHIFT)
+#define VFIO_PCI_INDEX_TO_OFFSET(index) ((u64)(index) << VFIO_PCI_OFFSET_SHIFT)
+#define VFIO_PCI_OFFSET_MASK (((u64)(1) << VFIO_PCI_OFFSET_SHIFT) - 1)
+
+struct vfio_pci_core_device {
+	struct vfio_device vdev;   /* first member */
+	struct pci_dev *pdev;
+	bool reset_works;
+	bool nointx;
+	void *cosim;               /* the co-simulated core's state for this device */
+};
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+int vfio_pci_core_init_dev(struct vfio_device *core_vdev);
+void vfio_pci_core_release_dev(struct vfio_device *core_vdev);
+int vfio_pci_core_register_device(struct vfio_pci_core_device *vdev);
+void vfio_pci_core_unregister_device(struct vfio_pci_core_device *vdev);
+int vfio_pci_core_enable(struct vfio_pci_core_device *vdev);
+void vfio_pci_core_disable(struct vfio_pci_core_device *vdev);
+void vfio_pci_core_finish_enable(struct vfio_pci_core_device *vdev);
+void vfio_pci_core_close_device(struct vfio_device *core_vdev);
+long vfio_pci_core_ioctl(struct vfio_device *core_vdev, unsigned int cmd, unsigned long arg);
+ssize_t vfio_pci_core_read(struct vfio_device *core_vdev, char __user *buf, size_t count, __kernel_loff_t *ppos);
+ssize_t vfio_pci_core_write(struct vfio_device *core_vdev, const char __user *buf, size_t count, __kernel_loff_t *ppos);
+int vfio_pci_core_match(struct vfio_device *core_vdev, char *buf);
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* _LINUX_VFIO_PCI_CORE_H */

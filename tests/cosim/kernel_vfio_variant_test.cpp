@@ -1,0 +1,142 @@
+// The project's vfio-pci variant driver (vfio_driver/) on vfio_pci_core in the co-simulated
+// kernel: bound through driver_override, its device file answers as a Linux 6.1 host with QEMU
+// 7.2 answers for an edu device on a root port (device, region and IRQ info), the config region is
+// virtualised and BAR0 reaches the device's registers.
+#include <cstring>
+#include <uapi/linux/vfio.h>
+
+#include "iommu/iommu_api.h"
+#include "kernel/sysfs.h"
+#include "kernel_fixture.h"
+#include "vfio/vfio_core.h"
+#include "kernel/kapi.h"
+
+namespace pciesim::test {
+namespace {
+
+const char* kEdu = R"(
+name: vfio-variant
+memory: {base: 0, size: 1GiB}
+root_complexes:
+  - name: rc0
+    root_ports:
+      - name: rp0
+        device: 1
+        acs: {capability: [SV, RR, CR, UF]}
+        below:
+          endpoint: {name: edu0, model: edu}
+iommus:
+  - {name: dmar0, preset: qemu-7.2, include_all: true}
+)";
+
+struct VariantDriver : KernelFixture {
+  std::shared_ptr<cosim::VfioDeviceFile> devfile;
+  int container = -1, group = -1;
+  void SetUp() override {
+    boot(kEdu);
+    ASSERT_EQ(k->load_module("pciesim_vfio_pci"), 0) << dmesg();
+  }
+  void bind_and_open() {
+    const std::string name = dev("edu0").name;
+    ASSERT_EQ(k->sysfs().write("/sys/bus/pci/devices/" + name + "/driver_override", "pciesim_vfio_pci"), 0);
+    ASSERT_EQ(k->sysfs().write("/sys/bus/pci/drivers_probe", name), 0);
+    ASSERT_NE(dev("edu0").dev->driver, nullptr) << dmesg();
+    const int gid = k->iommu().group_of(dev("edu0"))->id;
+    container = k->vfio().open("/dev/vfio/vfio");
+    group = k->vfio().open("/dev/vfio/" + std::to_string(gid));
+    ASSERT_GE(group, 0);
+    auto g = std::dynamic_pointer_cast<cosim::VfioGroupFile>(k->files().get(group));
+    auto c = std::dynamic_pointer_cast<cosim::VfioContainer>(k->files().get(container));
+    ASSERT_EQ(g->ioctl(VFIO_GROUP_SET_CONTAINER, &container), 0);
+    ASSERT_EQ(c->ioctl(VFIO_SET_IOMMU, reinterpret_cast<void*>(uintptr_t{VFIO_TYPE1v2_IOMMU})), 0);
+    std::vector<char> n(name.begin(), name.end());
+    n.push_back('\0');
+    const long fd = g->ioctl(VFIO_GROUP_GET_DEVICE_FD, n.data());
+    ASSERT_GE(fd, 0);
+    devfile = std::dynamic_pointer_cast<cosim::VfioDeviceFile>(k->files().get(static_cast<int>(fd)));
+  }
+  vfio_region_info region(uint32_t index, long* rc = nullptr) {
+    vfio_region_info r{};
+    r.argsz = sizeof(r);
+    r.index = index;
+    const long x = devfile->ioctl(VFIO_DEVICE_GET_REGION_INFO, &r);
+    if (rc) *rc = x;
+    return r;
+  }
+  vfio_irq_info irq(uint32_t index, long* rc = nullptr) {
+    vfio_irq_info i{};
+    i.argsz = sizeof(i);
+    i.index = index;
+    const long x = devfile->ioctl(VFIO_DEVICE_GET_IRQ_INFO, &i);
+    if (rc) *rc = x;
+    return i;
+  }
+};
+
+TEST_F(VariantDriver, BindsOnlyThroughDriverOverride) {
+  EXPECT_EQ(dev("edu0").dev->driver, nullptr) << "an override-only ID table entry";
+  bind_and_open();
+  EXPECT_STREQ(dev("edu0").dev->driver->name, "pciesim_vfio_pci");
+}
+
+TEST_F(VariantDriver, DeviceRegionAndIrqInfoMatchARealHost) {
+  bind_and_open();
+  vfio_device_info info{};
+  info.argsz = sizeof(info);
+  ASSERT_EQ(devfile->ioctl(VFIO_DEVICE_GET_INFO, &info), 0);
+  EXPECT_EQ(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
+  EXPECT_EQ(info.num_regions, 9u);
+  EXPECT_EQ(info.num_irqs, 5u);
+  vfio_region_info r = region(VFIO_PCI_BAR0_REGION_INDEX);
+  EXPECT_EQ(r.flags, VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_MMAP);
+  EXPECT_EQ(r.size, 0x100000u);
+  EXPECT_EQ(r.offset, 0ull);
+  for (uint32_t i = VFIO_PCI_BAR1_REGION_INDEX; i <= VFIO_PCI_ROM_REGION_INDEX; ++i) EXPECT_EQ(region(i).size, 0u) << i;
+  r = region(VFIO_PCI_CONFIG_REGION_INDEX);
+  EXPECT_EQ(r.flags, VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE);
+  EXPECT_EQ(r.size, 0x100u);
+  EXPECT_EQ(r.offset, uint64_t{VFIO_PCI_CONFIG_REGION_INDEX} << 40);
+  long rc = 0;
+  region(VFIO_PCI_VGA_REGION_INDEX, &rc);
+  EXPECT_EQ(rc, -EINVAL);
+  region(9, &rc);
+  EXPECT_EQ(rc, -EINVAL);
+  vfio_irq_info q = irq(VFIO_PCI_INTX_IRQ_INDEX);
+  EXPECT_EQ(q.count, 1u);
+  EXPECT_EQ(q.flags, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED);
+  q = irq(VFIO_PCI_MSI_IRQ_INDEX);
+  EXPECT_EQ(q.count, 1u);
+  EXPECT_EQ(q.flags, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE);
+  EXPECT_EQ(irq(VFIO_PCI_MSIX_IRQ_INDEX).count, 0u);
+  irq(VFIO_PCI_ERR_IRQ_INDEX, &rc);
+  EXPECT_EQ(rc, -EINVAL) << "edu is conventional PCI";
+  EXPECT_EQ(irq(VFIO_PCI_REQ_IRQ_INDEX).count, 1u);
+  irq(VFIO_PCI_NUM_IRQS, &rc);
+  EXPECT_EQ(rc, -EINVAL);
+  vfio_device_info shorty{};
+  shorty.argsz = 8;
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_GET_INFO, &shorty), -EINVAL);
+}
+
+TEST_F(VariantDriver, ConfigAndBar0RegionsReachTheDevice) {
+  bind_and_open();
+  uint16_t ids[2] = {};
+  EXPECT_EQ(devfile->read(ids, 4, uint64_t{VFIO_PCI_CONFIG_REGION_INDEX} << 40), 4);
+  EXPECT_EQ(ids[0], 0x1234);
+  EXPECT_EQ(ids[1], 0x11e8);
+  uint32_t ident = 0;
+  EXPECT_EQ(devfile->read(&ident, 4, 0x0), 4);
+  EXPECT_EQ(ident, 0x010000edu);
+  const uint32_t v = 0x12345678;
+  EXPECT_EQ(devfile->write(&v, 4, 0x4), 4);
+  uint32_t live = 0;
+  EXPECT_EQ(devfile->read(&live, 4, 0x4), 4);
+  EXPECT_EQ(live, ~v);
+  EXPECT_EQ(devfile->read(&live, 4, 0x100000), -EINVAL) << "past BAR0";
+  EXPECT_EQ(devfile->read(&live, 4, uint64_t{VFIO_PCI_VGA_REGION_INDEX} << 40), -EINVAL);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_RESET, nullptr), 0);
+  EXPECT_EQ(devfile->ioctl(0x3bffu, nullptr), -EFAULT);
+}
+
+}  // namespace
+}  // namespace pciesim::test
