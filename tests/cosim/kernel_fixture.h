@@ -59,6 +59,23 @@ iommus:
     include_all: true
 )";
 
+// QEMU's edu on a root port with ACS, behind QEMU 7.2's VT-d: the real-host comparison's machine.
+inline const char* kEduOnRootPort = R"(
+name: vfio-edu
+memory: {base: 0, size: 1GiB}
+root_complexes:
+  - name: rc0
+    root_ports:
+      - name: rp0
+        device: 1
+        link: {gen: 3, width: 4}
+        acs: {capability: [SV, RR, CR, UF]}
+        below:
+          endpoint: {name: edu0, model: edu}
+iommus:
+  - {name: dmar0, preset: qemu-7.2, include_all: true}
+)";
+
 struct KernelFixture : ::testing::Test {
   std::unique_ptr<Fabric> f;
   std::unique_ptr<cosim::Kernel> k;

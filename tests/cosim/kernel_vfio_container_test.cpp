@@ -14,22 +14,6 @@
 namespace pciesim::test {
 namespace {
 
-const char* kEduOnRootPort = R"(
-name: vfio-edu
-memory: {base: 0, size: 1GiB}
-root_complexes:
-  - name: rc0
-    root_ports:
-      - name: rp0
-        device: 1
-        link: {gen: 3, width: 4}
-        acs: {capability: [SV, RR, CR, UF]}
-        below:
-          endpoint: {name: edu0, model: edu}
-iommus:
-  - {name: dmar0, preset: qemu-7.2, include_all: true}
-)";
-
 struct KernelVfio : KernelFixture {
   cosim::UserMemory* mem = nullptr;
   cosim::VfioCore* vfio = nullptr;

@@ -14,26 +14,11 @@
 namespace pciesim::test {
 namespace {
 
-const char* kEdu = R"(
-name: vfio-variant
-memory: {base: 0, size: 1GiB}
-root_complexes:
-  - name: rc0
-    root_ports:
-      - name: rp0
-        device: 1
-        acs: {capability: [SV, RR, CR, UF]}
-        below:
-          endpoint: {name: edu0, model: edu}
-iommus:
-  - {name: dmar0, preset: qemu-7.2, include_all: true}
-)";
-
 struct VariantDriver : KernelFixture {
   std::shared_ptr<cosim::VfioDeviceFile> devfile;
   int container = -1, group = -1;
   void SetUp() override {
-    boot(kEdu);
+    boot(kEduOnRootPort);
     ASSERT_EQ(k->load_module("pciesim_vfio_pci"), 0) << dmesg();
   }
   void bind_and_open() {
