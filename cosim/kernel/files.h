@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,10 @@ class FileTable {
   std::shared_ptr<KernelFile> get(int fd) const;
   int close(int fd);  // 0 or -EBADF
   size_t open_count() const { return m_files.size(); }
+  // Closes everything, highest descriptor first (process exit).
+  void close_all() {
+    while (!m_files.empty()) m_files.erase(std::prev(m_files.end()));
+  }
 
  private:
   std::map<int, std::shared_ptr<KernelFile>> m_files;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <stdexcept>
+#include <vector>
 
 #include "iommu/iommu_api.h"
 #include "iommu/iommu_core.h"
@@ -43,6 +44,16 @@ Kernel::Kernel(Fabric& fabric, KernelOptions options)
 }
 
 Kernel::~Kernel() {
+  // Shutdown: the process's files close (device files call close_device), then the loaded modules
+  // exit in reverse order (drivers unbind, vfio devices are released), while this kernel is still
+  // the current one.
+  try {
+    m_files.close_all();
+    std::vector<std::string> loaded(m_loaded.begin(), m_loaded.end());
+    for (auto it = loaded.rbegin(); it != loaded.rend(); ++it) unload_module(*it);
+  } catch (const std::exception& e) {
+    m_log.log(LogLevel::Err, std::string("shutdown: ") + e.what());
+  }
   if (g_kernel == this) g_kernel = nullptr;
 }
 
