@@ -123,5 +123,20 @@ TEST_F(VariantDriver, ConfigAndBar0RegionsReachTheDevice) {
   EXPECT_EQ(devfile->ioctl(0x3bffu, nullptr), -EFAULT);
 }
 
+TEST_F(VariantDriver, BusMasterOffThroughTheConfigRegionStopsTheDevicesDma) {
+  bind_and_open();
+  const uint64_t cmd_at = (uint64_t{VFIO_PCI_CONFIG_REGION_INDEX} << 40) + PCI_COMMAND;
+  uint16_t cmd = 0;
+  ASSERT_EQ(devfile->read(&cmd, 2, cmd_at), 2);
+  cmd |= PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY;
+  ASSERT_EQ(devfile->write(&cmd, 2, cmd_at), 2);
+  EXPECT_TRUE(fn(*f, "edu0").fn->bus_master()) << "Command.BME reaches the device";
+  cmd &= static_cast<uint16_t>(~PCI_COMMAND_MASTER);
+  ASSERT_EQ(devfile->write(&cmd, 2, cmd_at), 2);
+  EXPECT_FALSE(fn(*f, "edu0").fn->bus_master());
+  const Sent s = send(*f, "edu0", TlpKind::MemWrite, 0x1000, 64);
+  EXPECT_NE(s.verdict.outcome, Outcome::Delivered) << "a function without bus mastering issues no DMA";
+}
+
 }  // namespace
 }  // namespace pciesim::test
