@@ -6,6 +6,7 @@
 #include <uapi/linux/vfio.h>
 
 #include "iommu/iommu_api.h"
+#include "kernel/eventfd.h"
 #include "kernel/sysfs.h"
 #include "kernel_fixture.h"
 #include "vfio/vfio_core.h"
@@ -136,6 +137,68 @@ TEST_F(VariantDriver, BusMasterOffThroughTheConfigRegionStopsTheDevicesDma) {
   EXPECT_FALSE(fn(*f, "edu0").fn->bus_master());
   const Sent s = send(*f, "edu0", TlpKind::MemWrite, 0x1000, 64);
   EXPECT_NE(s.verdict.outcome, Outcome::Delivered) << "a function without bus mastering issues no DMA";
+}
+
+// struct vfio_irq_set followed by its data, as user space builds it.
+std::vector<uint8_t> irq_set(uint32_t flags, uint32_t index, uint32_t start, uint32_t count, const void* data, size_t bytes) {
+  std::vector<uint8_t> b(sizeof(vfio_irq_set) + bytes);
+  auto* s = reinterpret_cast<vfio_irq_set*>(b.data());
+  s->argsz = static_cast<uint32_t>(b.size());
+  s->flags = flags;
+  s->index = index;
+  s->start = start;
+  s->count = count;
+  if (bytes) std::memcpy(b.data() + sizeof(vfio_irq_set), data, bytes);
+  return b;
+}
+
+TEST_F(VariantDriver, MsiArrivesOnTheUsersEventfdThroughInterruptRemapping) {
+  bind_and_open();
+  const int32_t efd = cosim::eventfd_create(*k, 0, EFD_NONBLOCK);
+  auto set = irq_set(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, &efd, 4);
+  ASSERT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, set.data()), 0);
+  EXPECT_TRUE(dev("edu0").dev->msi_enabled) << "the host programmed the device's MSI";
+  // The user makes edu raise an interrupt through BAR0 (raise register 0x60).
+  uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+  ASSERT_EQ(devfile->write(&cmd, 2, (uint64_t{VFIO_PCI_CONFIG_REGION_INDEX} << 40) + PCI_COMMAND), 2);
+  const uint32_t raise = 0x1;
+  ASSERT_EQ(devfile->write(&raise, 4, 0x60), 4);
+  k->run("irq", [] { msleep(1); });
+  uint64_t v = 0;
+  ASSERT_EQ(cosim::eventfd_read(*k, efd, v), 0) << dmesg();
+  EXPECT_EQ(v, 1u);
+  // Loopback forms: DATA_NONE and DATA_BOOL trigger the eventfd without the device.
+  auto none = irq_set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, none.data()), 0);
+  const uint8_t yes = 1;
+  auto boolean = irq_set(VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, &yes, 1);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, boolean.data()), 0);
+  ASSERT_EQ(cosim::eventfd_read(*k, efd, v), 0);
+  EXPECT_EQ(v, 2u);
+  // Errnos
+  auto mask = irq_set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, mask.data()), -ENOTTY) << "no MSI masking in 6.1";
+  auto beyond = irq_set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 1, 1, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, beyond.data()), -EINVAL) << "edu has one MSI vector";
+  auto badindex = irq_set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 9, 0, 1, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, badindex.data()), -EINVAL);
+  auto badflags = irq_set(0x1000 | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, badflags.data()), -EINVAL);
+  auto twotypes = irq_set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
+                          VFIO_PCI_MSI_IRQ_INDEX, 0, 1, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, twotypes.data()), -EINVAL);
+  auto shortdata = irq_set(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, shortdata.data()), -EINVAL) << "argsz without the eventfd";
+  const int32_t badfd = 99;
+  auto ebadf = irq_set(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, &badfd, 4);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, ebadf.data()), -EBADF);
+  auto msix = irq_set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, msix.data()), -EINVAL) << "edu has no MSI-X";
+  // Disabling: DATA_NONE with count 0.
+  auto off = irq_set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 0, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, off.data()), 0);
+  EXPECT_FALSE(dev("edu0").dev->msi_enabled);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, none.data()), -EINVAL) << "no MSI enabled to loop back";
 }
 
 }  // namespace
