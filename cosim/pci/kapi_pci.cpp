@@ -174,6 +174,31 @@ extern "C" void pci_intx(struct pci_dev* dev, int enable) {
   const u16 n = enable ? (cmd & ~PCI_COMMAND_INTX_DISABLE) : (cmd | PCI_COMMAND_INTX_DISABLE);
   if (n != cmd) pci_write_config_word(dev, PCI_COMMAND, n);
 }
+// pci_intx_mask_supported: Interrupt Disable must be writable (and not change the status).
+extern "C" bool pci_intx_mask_supported(struct pci_dev* dev) {
+  u16 orig = 0, toggled = 0;
+  pci_read_config_word(dev, PCI_COMMAND, &orig);
+  pci_write_config_word(dev, PCI_COMMAND, orig ^ PCI_COMMAND_INTX_DISABLE);
+  pci_read_config_word(dev, PCI_COMMAND, &toggled);
+  pci_write_config_word(dev, PCI_COMMAND, orig);
+  return (toggled ^ orig) & PCI_COMMAND_INTX_DISABLE;
+}
+
+// pci_check_and_set_intx_mask: under Linux's config lock, read Status and Command together; mask
+// only if the device is asserting (mask) or unmask only if it is not (unmask).
+static bool check_and_set_intx_mask(struct pci_dev* dev, bool mask) {
+  u32 cmd_status = 0;
+  pci_read_config_dword(dev, PCI_COMMAND, &cmd_status);
+  const bool irq_pending = (cmd_status >> 16) & PCI_STATUS_INTERRUPT;
+  if (mask != irq_pending) return false;
+  u16 cmd = static_cast<u16>(cmd_status);
+  const u16 want = mask ? (cmd | PCI_COMMAND_INTX_DISABLE) : (cmd & ~PCI_COMMAND_INTX_DISABLE);
+  if (want != cmd) pci_write_config_word(dev, PCI_COMMAND, want);
+  return true;
+}
+extern "C" bool pci_check_and_mask_intx(struct pci_dev* dev) { return check_and_set_intx_mask(dev, true); }
+extern "C" bool pci_check_and_unmask_intx(struct pci_dev* dev) { return check_and_set_intx_mask(dev, false); }
+
 extern "C" int pci_set_power_state(struct pci_dev* dev, pci_power_t state) {
   const u8 pm = pci_find_capability(dev, PCI_CAP_ID_PM);
   if (!pm) return state == PCI_D0 ? 0 : -EIO;

@@ -31,6 +31,9 @@ struct CoreDevice : VfioConfigDevice {
   std::unique_ptr<VfioPciConfig> config;  // vfio_config_init at open
   int irq_type = -1;                      // VFIO_PCI_*_IRQ_INDEX in use, -1: none (VFIO_PCI_NUM_IRQS)
   std::vector<eventfd_ctx*> triggers;     // per vector (vdev->ctx[i].trigger)
+  bool intx_masked = false;               // vdev->ctx[0].masked
+  bool pci_2_3 = false;                   // INTx masking at the device works
+  vfio_pci_core_device* owner = nullptr;
 };
 
 // vfio_msihandler: the device's interrupt becomes a signal on the user's eventfd.
@@ -94,6 +97,102 @@ long bar_rw(pci_dev* pdev, unsigned bar, uint8_t* buf, size_t count, uint64_t po
     done += n;
   }
   return static_cast<long>(done);
+}
+
+// vfio_intx_handler: mask the line at the device (it stays masked until the user unmasks), then
+// signal the user. A line shared with another device that is not asserting is left alone.
+irqreturn_t intx_handler(int, void* arg) {
+  auto* st = static_cast<CoreDevice*>(arg);
+  if (st->intx_masked || !pci_check_and_mask_intx(st->pdev)) return IRQ_NONE;
+  st->intx_masked = true;
+  if (!st->triggers.empty() && st->triggers[0]) eventfd_signal(st->triggers[0], 1);
+  return IRQ_HANDLED;
+}
+
+void intx_disable(vfio_pci_core_device* vdev) {
+  CoreDevice& st = state(vdev);
+  if (!st.triggers.empty() && st.triggers[0]) {
+    free_irq(vdev->pdev->irq, &st);
+    eventfd_ctx_put(st.triggers[0]);
+  }
+  st.triggers.clear();
+  pci_free_irq_vectors(vdev->pdev);
+  pci_intx(vdev->pdev, 0);  // vfio_intx_disable leaves INTx masked at the device
+  st.intx_masked = false;
+  st.irq_type = -1;
+}
+
+// vfio_pci_set_intx_trigger / _mask / _unmask
+long set_intx(vfio_pci_core_device* vdev, uint32_t flags, unsigned count, const uint8_t* data) {
+  CoreDevice& st = state(vdev);
+  const bool is_intx = st.irq_type == VFIO_PCI_INTX_IRQ_INDEX;
+  switch (flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) {
+    case VFIO_IRQ_SET_ACTION_MASK:
+      if (!is_intx) return -EINVAL;
+      if ((flags & VFIO_IRQ_SET_DATA_NONE) || ((flags & VFIO_IRQ_SET_DATA_BOOL) && data[0])) {
+        pci_intx(vdev->pdev, 0);  // vfio_pci_intx_mask
+        st.intx_masked = true;
+      } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+        return -EINVAL;
+      }
+      return 0;
+    case VFIO_IRQ_SET_ACTION_UNMASK:
+      if (!is_intx) return -EINVAL;
+      if ((flags & VFIO_IRQ_SET_DATA_NONE) || ((flags & VFIO_IRQ_SET_DATA_BOOL) && data[0])) {
+        // vfio_pci_intx_unmask_handler: unmask unless the device asserts again, in which case the
+        // interrupt is delivered at once (the line stays masked).
+        if (st.intx_masked) {
+          if (pci_check_and_unmask_intx(vdev->pdev)) st.intx_masked = false;
+          else if (!st.triggers.empty() && st.triggers[0]) eventfd_signal(st.triggers[0], 1);
+        }
+      } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+        return -ENOTTY;  // unmask through a resamplefd (irqfd) is not modelled
+      }
+      return 0;
+    default:
+      break;  // TRIGGER
+  }
+  if (is_intx && !count && (flags & VFIO_IRQ_SET_DATA_NONE)) {
+    intx_disable(vdev);
+    return 0;
+  }
+  if (!(is_intx || st.irq_type == -1)) return -EINVAL;
+  if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+    const int32_t fd = *reinterpret_cast<const int32_t*>(data);
+    if (!is_intx) {  // vfio_intx_enable
+      if (pci_alloc_irq_vectors(vdev->pdev, 1, 1, PCI_IRQ_LEGACY) != 1) return -ENODEV;
+      st.pci_2_3 = pci_intx_mask_supported(vdev->pdev);
+      st.triggers.assign(1, nullptr);
+      st.irq_type = VFIO_PCI_INTX_IRQ_INDEX;
+      st.intx_masked = false;
+      pci_intx(vdev->pdev, 1);
+    }
+    // vfio_intx_set_signal
+    if (st.triggers[0]) {
+      free_irq(vdev->pdev->irq, &st);
+      eventfd_ctx_put(st.triggers[0]);
+      st.triggers[0] = nullptr;
+    }
+    if (fd < 0) return 0;
+    eventfd_ctx* trigger = eventfd_ctx_fdget(fd);
+    if (IS_ERR(trigger)) {
+      if (!is_intx) intx_disable(vdev);
+      return static_cast<int>(PTR_ERR(trigger));
+    }
+    st.triggers[0] = trigger;
+    const int rc = request_irq(vdev->pdev->irq, intx_handler, st.pci_2_3 ? IRQF_SHARED : 0, "vfio-intx", &st);
+    if (rc) {
+      eventfd_ctx_put(trigger);
+      st.triggers[0] = nullptr;
+      if (!is_intx) intx_disable(vdev);
+      return rc;
+    }
+    return 0;
+  }
+  if (!is_intx) return -EINVAL;
+  if (st.triggers[0] && ((flags & VFIO_IRQ_SET_DATA_NONE) || ((flags & VFIO_IRQ_SET_DATA_BOOL) && data[0])))
+    eventfd_signal(st.triggers[0], 1);  // loopback
+  return 0;
 }
 
 // vfio_msi_set_vector_signal
@@ -207,8 +306,10 @@ long set_irqs(vfio_pci_core_device* vdev, void* uarg) {
     case VFIO_PCI_MSIX_IRQ_INDEX:
       // MASK/UNMASK of MSI vectors is not exported by Linux 6.1's vfio-pci either: -ENOTTY.
       return trigger ? set_msi_trigger(vdev, hdr.index, hdr.start, hdr.count, hdr.flags, data) : -ENOTTY;
+    case VFIO_PCI_INTX_IRQ_INDEX:
+      return set_intx(vdev, hdr.flags, hdr.count, data);
     default:
-      return -ENOTTY;  // INTx, ERR and REQ: not yet in the co-simulated vfio_pci_core
+      return -ENOTTY;  // ERR and REQ: not yet in the co-simulated vfio_pci_core
   }
 }
 
@@ -278,7 +379,8 @@ extern "C" void vfio_pci_core_finish_enable(struct vfio_pci_core_device*) {}
 
 extern "C" void vfio_pci_core_disable(struct vfio_pci_core_device* vdev) {
   pci_dev* pdev = vdev->pdev;
-  if (state(vdev).irq_type != -1) msi_disable(vdev);
+  if (state(vdev).irq_type == VFIO_PCI_INTX_IRQ_INDEX) intx_disable(vdev);
+  else if (state(vdev).irq_type != -1) msi_disable(vdev);
   pci_clear_master(pdev);  // stop the device's DMA before anything else
   if (vdev->reset_works) pci_try_reset_function(pdev);
   pci_restore_state(pdev);

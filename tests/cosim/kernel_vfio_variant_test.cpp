@@ -201,5 +201,40 @@ TEST_F(VariantDriver, MsiArrivesOnTheUsersEventfdThroughInterruptRemapping) {
   EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, none.data()), -EINVAL) << "no MSI enabled to loop back";
 }
 
+TEST_F(VariantDriver, IntxIsMaskedAtTheDeviceSignalledAndUnmaskedByTheUser) {
+  bind_and_open();
+  const int32_t efd = cosim::eventfd_create(*k, 0, EFD_NONBLOCK);
+  auto on = irq_set(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd, 4);
+  ASSERT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, on.data()), 0) << dmesg();
+  uint16_t cmd = PCI_COMMAND_MEMORY;
+  ASSERT_EQ(devfile->write(&cmd, 2, (uint64_t{VFIO_PCI_CONFIG_REGION_INDEX} << 40) + PCI_COMMAND), 2);
+  auto bar_write = [&](uint64_t off, uint32_t v) { ASSERT_EQ(devfile->write(&v, 4, off), 4); };
+  auto settle = [&] { k->run("irq", [] { msleep(1); }); };
+  uint64_t v = 0;
+  bar_write(0x60, 0x1);  // edu raises: INTx asserts
+  settle();
+  ASSERT_EQ(cosim::eventfd_read(*k, efd, v), 0) << dmesg();
+  EXPECT_EQ(v, 1u);
+  EXPECT_FALSE(fn(*f, "edu0").fn->intx_asserted()) << "vfio masked it at the device (Interrupt Disable)";
+  // Still pending at the device: unmasking delivers it again instead of unmasking.
+  auto unmask = irq_set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, unmask.data()), 0);
+  ASSERT_EQ(cosim::eventfd_read(*k, efd, v), 0);
+  EXPECT_EQ(v, 1u);
+  bar_write(0x64, 0x1);  // the user acknowledges at the device, then unmasks
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, unmask.data()), 0);
+  settle();
+  EXPECT_EQ(cosim::eventfd_read(*k, efd, v), -EAGAIN) << "nothing pending";
+  bar_write(0x60, 0x2);  // a second interrupt arrives
+  settle();
+  ASSERT_EQ(cosim::eventfd_read(*k, efd, v), 0);
+  EXPECT_EQ(v, 1u);
+  auto msi = irq_set(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, &efd, 4);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, msi.data()), -EINVAL) << "INTx is the active index";
+  auto off = irq_set(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 0, 0, nullptr, 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, off.data()), 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, unmask.data()), -EINVAL) << "INTx no longer enabled";
+}
+
 }  // namespace
 }  // namespace pciesim::test

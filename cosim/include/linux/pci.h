@@ -217,6 +217,11 @@ void __iomem *pci_iomap(struct pci_dev *dev, int bar, unsigned long maxlen);
 void __iomem *pci_iomap_range(struct pci_dev *dev, int bar, unsigned long offset, unsigned long maxlen);
 void pci_iounmap(struct pci_dev *dev, void __iomem *addr);
 void pci_intx(struct pci_dev *dev, int enable);
+/* INTx masking at the device (PCI 2.3 Interrupt Disable): whether it works, and the atomic
+ * "mask if this device is asserting" / "unmask unless it is" that shared-line drivers use. */
+bool pci_intx_mask_supported(struct pci_dev *dev);
+bool pci_check_and_mask_intx(struct pci_dev *dev);
+bool pci_check_and_unmask_intx(struct pci_dev *dev);
 int pci_set_power_state(struct pci_dev *dev, pci_power_t state);
 
 /* Interrupts: MSI/MSI-X messages are programmed in remappable format through the IOMMU's
