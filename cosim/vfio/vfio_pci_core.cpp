@@ -1,12 +1,15 @@
 // vfio_pci_core (Linux 6.1 drivers/vfio/pci/vfio_pci_core.c, vfio_pci_rdwr.c): device info,
 // region and IRQ info, reset, and the config (virtualised, vfio_pci_config*) and BAR regions.
 // Interrupt delivery (SET_IRQS), mmap and hot reset follow with the rest of the VFIO issue.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "kernel/kernel.h"
 #include "pci/pci_core.h"
+#include "iommu/iommu_api.h"
+#include "vfio/vfio_core.h"
 #include "vfio/vfio_pci_config.h"
 #include "kernel/kapi.h"
 
@@ -313,6 +316,70 @@ long set_irqs(vfio_pci_core_device* vdev, void* uarg) {
   }
 }
 
+// vfio_pci_for_each_slot_or_bus (bus scope): every function on the device's bus and below it; the
+// reset is a secondary bus reset of the bridge above, so a device on a root bus has none.
+bool reset_scope(pci_dev* pdev, std::vector<PciDev*>& out) {
+  if (!pdev->bus || !pdev->bus->self) return false;  // pci_probe_reset_bus: -ENOTTY on a root bus
+  for (const auto& d : Kernel::current().pci().devices())
+    for (const pci_bus* b = d->dev->bus; b; b = b->parent)
+      if (b == pdev->bus) {
+        out.push_back(d.get());
+        break;
+      }
+  return true;
+}
+
+long hot_reset_info(vfio_pci_core_device* vdev, void* uarg) {
+  vfio_pci_hot_reset_info hdr{};
+  const size_t minsz = offsetof(vfio_pci_hot_reset_info, count) + sizeof(hdr.count);
+  std::memcpy(&hdr, uarg, minsz);
+  if (hdr.argsz < minsz) return -EINVAL;
+  hdr.flags = 0;
+  std::vector<PciDev*> devs;
+  if (!reset_scope(vdev->pdev, devs)) return -ENODEV;
+  long rc = 0;
+  const size_t need = minsz + devs.size() * sizeof(vfio_pci_dependent_device);
+  if (hdr.argsz < need) {
+    rc = -ENOSPC;  // the caller learns the count and asks again
+  } else {
+    auto* out = reinterpret_cast<vfio_pci_dependent_device*>(static_cast<uint8_t*>(uarg) + minsz);
+    for (size_t i = 0; i < devs.size(); ++i) {
+      const GroupRec* g = Kernel::current().iommu().group_of(*devs[i]);
+      out[i] = vfio_pci_dependent_device{g ? static_cast<uint32_t>(g->id) : ~0u, static_cast<uint16_t>(devs[i]->segment),
+                                         devs[i]->bdf.bus, devs[i]->bdf.devfn};
+    }
+  }
+  hdr.count = static_cast<uint32_t>(devs.size());
+  std::memcpy(uarg, &hdr, minsz);
+  return rc;
+}
+
+long hot_reset(vfio_pci_core_device* vdev, void* uarg) {
+  vfio_pci_hot_reset hdr{};
+  const size_t minsz = offsetof(vfio_pci_hot_reset, count) + sizeof(hdr.count);
+  std::memcpy(&hdr, uarg, minsz);
+  if (hdr.argsz < minsz || hdr.flags) return -EINVAL;
+  std::vector<PciDev*> devs;
+  if (!reset_scope(vdev->pdev, devs)) return -ENODEV;
+  if (!hdr.count || hdr.count > devs.size()) return -EINVAL;
+  if (hdr.argsz < minsz + hdr.count * sizeof(int32_t)) return -EINVAL;
+  const auto* fds = reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(uarg) + minsz);
+  std::vector<const GroupRec*> groups;
+  for (uint32_t i = 0; i < hdr.count; ++i) {
+    std::shared_ptr<KernelFile> f = Kernel::current().files().get(fds[i]);
+    if (!f) return -EBADF;
+    auto g = std::dynamic_pointer_cast<VfioGroupFile>(f);
+    if (!g) return -EINVAL;  // not a group file
+    groups.push_back(&g->group());
+  }
+  // vfio_pci_dev_set_hot_reset: the user must own every device the reset touches.
+  for (PciDev* d : devs) {
+    const GroupRec* g = Kernel::current().iommu().group_of(*d);
+    if (std::find(groups.begin(), groups.end(), g) == groups.end()) return -EINVAL;
+  }
+  return pci_reset_bus(vdev->pdev);
+}
+
 long rw(vfio_device* core_vdev, uint8_t* buf, size_t count, __kernel_loff_t* ppos, bool write) {
   vfio_pci_core_device* vdev = core_of(core_vdev);
   const uint64_t index = static_cast<uint64_t>(*ppos) >> VFIO_PCI_OFFSET_SHIFT;
@@ -458,6 +525,10 @@ extern "C" long vfio_pci_core_ioctl(struct vfio_device* core_vdev, unsigned int 
     }
     case VFIO_DEVICE_SET_IRQS:
       return set_irqs(vdev, uarg);
+    case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
+      return hot_reset_info(vdev, uarg);
+    case VFIO_DEVICE_PCI_HOT_RESET:
+      return hot_reset(vdev, uarg);
     case VFIO_DEVICE_RESET:
       if (!vdev->reset_works) return -EINVAL;
       return pci_try_reset_function(pdev);

@@ -236,5 +236,42 @@ TEST_F(VariantDriver, IntxIsMaskedAtTheDeviceSignalledAndUnmaskedByTheUser) {
   EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, unmask.data()), -EINVAL) << "INTx no longer enabled";
 }
 
+TEST_F(VariantDriver, HotResetInfoAndHotResetOfTheRootPortsBus) {
+  bind_and_open();
+  const size_t minsz = offsetof(vfio_pci_hot_reset_info, count) + sizeof(uint32_t);
+  std::vector<uint8_t> buf(minsz + sizeof(vfio_pci_dependent_device), 0);
+  auto* info = reinterpret_cast<vfio_pci_hot_reset_info*>(buf.data());
+  info->argsz = static_cast<uint32_t>(minsz);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info), -ENOSPC);
+  EXPECT_EQ(info->count, 1u) << "the count comes back with -ENOSPC";
+  info->argsz = static_cast<uint32_t>(buf.size());
+  ASSERT_EQ(devfile->ioctl(VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info), 0);
+  const auto* d = reinterpret_cast<const vfio_pci_dependent_device*>(buf.data() + minsz);
+  EXPECT_EQ(d->group_id, static_cast<uint32_t>(k->iommu().group_of(dev("edu0"))->id));
+  EXPECT_EQ(d->bus, dev("edu0").bdf.bus);
+  EXPECT_EQ(d->devfn, dev("edu0").bdf.devfn);
+
+  auto reset_with = [&](std::vector<int32_t> fds, uint32_t flags = 0) {
+    std::vector<uint8_t> r(sizeof(vfio_pci_hot_reset) + fds.size() * 4);
+    auto* h = reinterpret_cast<vfio_pci_hot_reset*>(r.data());
+    h->argsz = static_cast<uint32_t>(r.size());
+    h->flags = flags;
+    h->count = static_cast<uint32_t>(fds.size());
+    std::memcpy(r.data() + sizeof(vfio_pci_hot_reset), fds.data(), fds.size() * 4);
+    return devfile->ioctl(VFIO_DEVICE_PCI_HOT_RESET, r.data());
+  };
+  EXPECT_EQ(reset_with({group}, 1), -EINVAL) << "flags";
+  EXPECT_EQ(reset_with({}), -EINVAL) << "no groups";
+  EXPECT_EQ(reset_with({group, group}), -EINVAL) << "more groups than devices in the scope";
+  EXPECT_EQ(reset_with({99}), -EBADF);
+  EXPECT_EQ(reset_with({container}), -EINVAL) << "not a group file";
+  const uint64_t t0 = k->now_ns();
+  EXPECT_EQ(reset_with({group}), 0);
+  EXPECT_GE(k->now_ns() - t0, 1'000'000'000u) << "a secondary bus reset and Linux's 1 s wait";
+  uint32_t ident = 0;
+  EXPECT_EQ(devfile->read(&ident, 4, 0x0), 4);
+  EXPECT_EQ(ident, 0x010000edu) << "the device answers again after the reset";
+}
+
 }  // namespace
 }  // namespace pciesim::test
