@@ -1,12 +1,20 @@
 #define SC_INCLUDE_DYNAMIC_PROCESSES
 #include "kernel/scheduler.h"
 
+#include <cctype>
 #include <exception>
 
 namespace pciesim::cosim {
 
 namespace {
 Scheduler* g_instance = nullptr;
+// SystemC object names allow letters, digits and '_' (sc_object warns and substitutes otherwise).
+std::string process_name(const std::string& task, unsigned n) {
+  std::string s = task;
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  return s + "_" + std::to_string(n);
+}
 const void* running_process() {
   sc_core::sc_process_handle h = sc_core::sc_get_current_process_handle();
   if (!h.valid() || h.proc_kind() != sc_core::SC_THREAD_PROC_) return nullptr;
@@ -71,7 +79,7 @@ TaskResult Scheduler::run(const std::string& name, std::function<void()> body) {
   }
   bool done = false;
   TaskResult result;
-  const std::string unique = name + "_" + std::to_string(m_spawned++);
+  const std::string unique = process_name(name, m_spawned++);
   sc_core::sc_spawn(
       [this, &done, &result, &body, name] {
         m_tasks[running_process()] = Task{name, 0, false, {}};
@@ -99,7 +107,7 @@ TaskResult Scheduler::run(const std::string& name, std::function<void()> body) {
 }
 
 void Scheduler::spawn_daemon(const std::string& name, std::function<void()> body) {
-  const std::string unique = name + "_" + std::to_string(m_spawned++);
+  const std::string unique = process_name(name, m_spawned++);
   sc_core::sc_spawn(
       [this, name, body = std::move(body)] {
         m_tasks[running_process()] = Task{name, 0, false, {}};
