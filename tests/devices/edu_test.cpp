@@ -403,3 +403,37 @@ TEST(EduShippedTopology, BothPlacementsEnumerateAndDmaBehindTheBridgeCarriesItsA
   EXPECT_EQ(ext->requester, (RequesterId{3, 0})) << "the PCIe-to-PCI bridge owns the transaction";
   EXPECT_TRUE(ext->iommu_checked) << "dmar0 covers every device (translation off: passed through)";
 }
+
+
+TEST(EduVariant, ThePcieOptionGivesAPcieEndpointAndTheDefaultStaysConventional) {
+  const char* yaml = R"(
+name: edu-pcie
+memory: {base: 0, size: 1GiB}
+root_complexes:
+  - name: rc0
+    root_ports:
+      - name: rp0
+        device: 1
+        below:
+          endpoint: {name: edu0, model: edu, params: {pcie: true}}
+      - name: rp1
+        device: 2
+        below:
+          endpoint: {name: edu1, model: edu}
+)";
+  auto f = pciesim::test::make_fabric(yaml);
+  const auto& pcie = pciesim::test::fn(*f, "edu0");
+  const auto& conv = pciesim::test::fn(*f, "edu1");
+  EXPECT_NE(pcie.fn->pcie_cap(), 0) << "params.pcie: a PCIe capability";
+  EXPECT_EQ(conv.fn->pcie_cap(), 0) << "QEMU 7.2's edu: conventional PCI";
+  EXPECT_EQ(pciesim::test::cfg_read(*f, "edu0", 0x00), 0x11e81234u);
+  std::string bad = yaml;
+  bad.replace(bad.find("pcie: true"), 10, "pcie: maybe");
+  try {
+    pciesim::topo::load_topology_string(bad, "bad.yaml");
+    FAIL() << "a bad params.pcie must be an error";
+  } catch (const pciesim::topo::TopologyError& e) {
+    EXPECT_NE(std::string(e.what()).find("params.pcie 'maybe' must be true or false"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bad.yaml"), std::string::npos) << e.what();
+  }
+}

@@ -41,8 +41,15 @@ std::unique_ptr<Endpoint> make_edu(const char* name, const topo::EndpointSpec& s
 }
 
 void edu_defaults(topo::EndpointSpec& spec) {
-  // edu.c: INTERFACE_CONVENTIONAL_PCI_DEVICE, no PCIe capability wherever it is plugged.
+  // edu.c: INTERFACE_CONVENTIONAL_PCI_DEVICE, no PCIe capability wherever it is plugged. The
+  // option `params: {pcie: true}` makes a PCIe endpoint of it instead (PCIe capability, 4 KiB
+  // config space, same registers), for machines that want edu as a native PCIe function.
   spec.express = false;
+  if (auto it = spec.params.find("pcie"); it != spec.params.end()) {
+    if (it->second == "true" || it->second == "1") spec.express = true;
+    else if (it->second != "false" && it->second != "0")
+      throw topo::TopologyError(spec.loc, "edu: params.pcie '" + it->second + "' must be true or false");
+  }
   if (spec.functions.empty()) {
     spec.functions.push_back(edu_function_spec());
     spec.functions.back().loc = spec.loc;
