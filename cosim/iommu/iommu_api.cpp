@@ -17,7 +17,6 @@
 namespace pciesim::cosim {
 
 namespace {
-constexpr uint64_t kMsiFirst = 0xfee00000ull, kMsiLast = 0xfeefffffull;  // IOAPIC_RANGE / MSI window
 
 groups::PortType port_type(const pci_dev* dev) {
   using groups::PortType;

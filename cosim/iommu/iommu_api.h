@@ -56,6 +56,10 @@ struct DomainRec {
 
 class IommuApi {
  public:
+  // The reserved MSI region intel-iommu reports for every device (intel_iommu_get_resv_regions:
+  // IOAPIC_RANGE_START..END). No DMA address may fall in it.
+  static constexpr uint64_t kMsiFirst = 0xfee00000ull, kMsiLast = 0xfeefffffull;
+
   explicit IommuApi(Kernel& kernel);
   ~IommuApi();
 

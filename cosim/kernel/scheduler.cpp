@@ -117,28 +117,27 @@ void Scheduler::spawn_daemon(const std::string& name, std::function<void()> body
       unique.c_str());
 }
 
-void Scheduler::sleep(const sc_core::sc_time& t, const char* what) {
+// Every blocking call: the running task records what it waits for (for a hang report) while it
+// waits.
+template <class Wait>
+void Scheduler::waiting(const char* what, const char* verb, Wait wait) {
   Task* me = task();
-  if (!me) throw std::logic_error(std::string("kernel code outside a kernel task tried to sleep (") + what + ")");
+  if (!me) throw std::logic_error(std::string("kernel code outside a kernel task tried to ") + verb + " (" + what + ")");
   me->waiting_for = what;
-  sc_core::wait(t);
-  if ((me = task())) me->waiting_for.clear();
+  wait();
+  if ((me = task())) me->waiting_for.clear();  // the map may have rehashed meanwhile
+}
+
+void Scheduler::sleep(const sc_core::sc_time& t, const char* what) {
+  waiting(what, "sleep", [&] { sc_core::wait(t); });
 }
 
 void Scheduler::block(const sc_core::sc_event& e, const char* what) {
-  Task* me = task();
-  if (!me) throw std::logic_error(std::string("kernel code outside a kernel task tried to block (") + what + ")");
-  me->waiting_for = what;
-  sc_core::wait(e);
-  if ((me = task())) me->waiting_for.clear();
+  waiting(what, "block", [&] { sc_core::wait(e); });
 }
 
 void Scheduler::sleep_or_wake(const sc_core::sc_time& t, const char* what) {
-  Task* me = task();
-  if (!me) throw std::logic_error(std::string("kernel code outside a kernel task tried to sleep (") + what + ")");
-  me->waiting_for = what;
-  sc_core::wait(t, m_changed);
-  if ((me = task())) me->waiting_for.clear();
+  waiting(what, "sleep", [&] { sc_core::wait(t, m_changed); });
 }
 
 void Scheduler::wait_until(const std::function<bool()>& ready, const char* what) {

@@ -78,6 +78,8 @@ class Scheduler {
   Task* task();              // the running task's state, nullptr outside tasks
   const Task* task() const;
   std::string waits() const;  // every task's pending wait, for a hang report
+  template <class Wait>
+  void waiting(const char* what, const char* verb, Wait wait);
 
   std::unordered_map<const void*, Task> m_tasks;
   sc_core::sc_event m_changed;

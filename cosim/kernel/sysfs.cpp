@@ -169,7 +169,10 @@ int Sysfs::read(const std::string& path, std::string& out) const {
       return 0;
     }
     if (p.size() == 5 && p[4] == "reserved_regions") {
-      out = "0x00000000fee00000 0x00000000feefffff msi\n";  // intel_iommu_get_resv_regions: IOAPIC_RANGE
+      char line[64];  // iommu_group_show_resv_regions: "%pa %pa %s"
+      std::snprintf(line, sizeof line, "0x%016llx 0x%016llx msi\n", (unsigned long long)IommuApi::kMsiFirst,
+                    (unsigned long long)IommuApi::kMsiLast);
+      out = line;
       return 0;
     }
     if (p.size() == 6 && p[4] == "devices")

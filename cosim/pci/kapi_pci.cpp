@@ -306,15 +306,9 @@ extern "C" bool pci_wait_for_pending_transaction(struct pci_dev* dev) {
 extern "C" int pci_reset_function_locked(struct pci_dev* dev) {
   if (!dev->reset_fn && !pcie_has_flr(dev) && (!dev->bus || !dev->bus->self)) return -ENOTTY;
   PciDev& d = PciCore::of(dev);
-  // pci_dev_save_and_disable / pci_dev_restore around __pci_reset_function_locked
-  if (dev->driver && dev->driver->err_handler && dev->driver->err_handler->reset_prepare)
-    dev->driver->err_handler->reset_prepare(dev);
-  core().save_state(d);
-  pci_write_config_word(dev, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE);
+  core().save_and_disable(d);  // around __pci_reset_function_locked
   const int rc = core().reset_function(d);
-  core().restore_state(d);
-  if (dev->driver && dev->driver->err_handler && dev->driver->err_handler->reset_done)
-    dev->driver->err_handler->reset_done(dev);
+  core().restore(d);
   return rc;
 }
 extern "C" void pci_dev_lock(struct pci_dev* dev) {

@@ -22,22 +22,6 @@ namespace {
 // The ID every driver_override match reports (drivers/pci/pci-driver.c pci_device_id_any).
 const pci_device_id kAnyId = {kPciAnyId, kPciAnyId, kPciAnyId, kPciAnyId, 0, 0, 0, 0};
 
-bool match_one(const pci_device_id* id, const pci_dev* dev) {
-  return (id->vendor == kPciAnyId || id->vendor == dev->vendor) &&
-         (id->device == kPciAnyId || id->device == dev->device) &&
-         (id->subvendor == kPciAnyId || id->subvendor == dev->subsystem_vendor) &&
-         (id->subdevice == kPciAnyId || id->subdevice == dev->subsystem_device) &&
-         !((id->class_ ^ dev->class_) & id->class_mask);
-}
-
-std::string resource_text(const resource& r) {  // %pR
-  char b[96];
-  const bool io = r.flags & IORESOURCE_IO;
-  std::snprintf(b, sizeof b, "[%s %#llx-%#llx%s%s]", io ? "io " : "mem", (unsigned long long)r.start,
-                (unsigned long long)r.end, (r.flags & IORESOURCE_MEM_64) ? " 64bit" : "",
-                (r.flags & IORESOURCE_PREFETCH) ? " pref" : "");
-  return b;
-}
 }  // namespace
 
 PciCore::PciCore(Kernel& kernel) : m_kernel(kernel) {}
@@ -294,9 +278,7 @@ void PciCore::log_device(PciDev& d) {
   for (int i = 0; i < PCI_STD_NUM_BARS; ++i) {
     const resource& r = dev->resource[i];
     if (!r.flags) continue;
-    std::snprintf(line, sizeof line, "pci %s: reg %#x: %s\n", d.name.c_str(), PCI_BASE_ADDRESS_0 + 4 * i,
-                  resource_text(r).c_str());
-    m_kernel.printk(LogLevel::Info, line);
+    _dev_printk(KERN_INFO, &dev->dev, "reg %#x: %pR\n", PCI_BASE_ADDRESS_0 + 4 * i, &r);  // pci_read_bases
   }
 }
 
@@ -378,8 +360,7 @@ const std::string& PciCore::driver_module(const pci_driver* drv) const {
 const pci_device_id* PciCore::match(pci_driver* drv, PciDev& d) const {
   pci_dev* dev = d.dev.get();
   if (dev->driver_override && std::string(dev->driver_override) != drv->name) return nullptr;
-  for (const pci_device_id* id = drv->id_table; id && (id->vendor || id->subvendor || id->class_mask); ++id) {
-    if (!match_one(id, dev)) continue;
+  for (const pci_device_id* id = pci_match_id(drv->id_table, dev); id; id = pci_match_id(id + 1, dev)) {
     if (id->override_only) {
       if (dev->driver_override) return id;
       continue;

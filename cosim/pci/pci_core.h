@@ -110,6 +110,10 @@ class PciCore {
   int secondary_bus_reset(PciDev& bridge);  // pci_reset_secondary_bus: SBR 2 ms, then 1 s settle
   int reset_function(PciDev& d);     // __pci_reset_function_locked: FLR, else PM, else bus reset
   int reset_bus(PciDev& d);          // pci_reset_bus: every device below d's bridge, saved and restored
+  void save_and_disable(PciDev& d);  // pci_dev_save_and_disable, around a reset
+  void restore(PciDev& d);           // pci_dev_restore
+  // Every function on `bridge`'s secondary bus and below (false when it has none).
+  bool devices_below(const PciDev& bridge, std::vector<PciDev*>& out) const;
 
   Kernel& kernel() { return m_kernel; }
 
@@ -122,7 +126,6 @@ class PciCore {
   void log_device(PciDev& d);
   void enable_acs(PciDev& d);
   void forget_driver(PciDev& d, pci_driver* drv);
-  bool devices_below(const PciDev& bridge, std::vector<PciDev*>& out) const;
 
   Kernel& m_kernel;
   std::vector<std::unique_ptr<PciDev>> m_devices;

@@ -115,19 +115,28 @@ int PciCore::reset_bus(PciDev& d) {
   if (!bridge) return -ENOTTY;  // a root bus cannot be reset by a bridge
   std::vector<PciDev*> below;
   devices_below(PciCore::of(bridge), below);
-  for (PciDev* x : below) {  // pci_bus_save_and_disable_locked
-    if (x->dev->driver && x->dev->driver->err_handler && x->dev->driver->err_handler->reset_prepare)
-      x->dev->driver->err_handler->reset_prepare(x->dev.get());
-    save_state(*x);
-    config_write(x->dev.get(), PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE);
-  }
+  for (PciDev* x : below) save_and_disable(*x);  // pci_bus_save_and_disable_locked
   const int rc = secondary_bus_reset(PciCore::of(bridge));
-  for (PciDev* x : below) {  // pci_bus_restore_locked
-    restore_state(*x);
-    if (x->dev->driver && x->dev->driver->err_handler && x->dev->driver->err_handler->reset_done)
-      x->dev->driver->err_handler->reset_done(x->dev.get());
-  }
+  for (PciDev* x : below) restore(*x);  // pci_bus_restore_locked
   return rc;
+}
+
+// pci_dev_save_and_disable: the driver's reset_prepare, the saved state, decoding and bus
+// mastering off (Command = Interrupt Disable only).
+void PciCore::save_and_disable(PciDev& d) {
+  pci_dev* dev = d.dev.get();
+  if (dev->driver && dev->driver->err_handler && dev->driver->err_handler->reset_prepare)
+    dev->driver->err_handler->reset_prepare(dev);
+  save_state(d);
+  config_write(dev, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE);
+}
+
+// pci_dev_restore: the saved state back, then the driver's reset_done.
+void PciCore::restore(PciDev& d) {
+  pci_dev* dev = d.dev.get();
+  restore_state(d);
+  if (dev->driver && dev->driver->err_handler && dev->driver->err_handler->reset_done)
+    dev->driver->err_handler->reset_done(dev);
 }
 
 }  // namespace pciesim::cosim

@@ -13,7 +13,7 @@
 namespace pciesim::cosim {
 
 namespace {
-constexpr uint64_t kMsiFirst = 0xfee00000ull, kMsiLast = 0xfeefffffull;  // the IOMMU's reserved MSI window
+constexpr uint64_t kMsiFirst = IommuApi::kMsiFirst, kMsiLast = IommuApi::kMsiLast;  // the groups' reserved region
 // DIRTY_BITMAP_SIZE_MAX: DIRTY_BITMAP_BYTES(INT_MAX pages) = ALIGN(2^31 - 1, 64) / 8.
 constexpr uint64_t kDirtyBitmapSizeMax = (((1ull << 31) - 1 + 63) & ~63ull) / 8;
 

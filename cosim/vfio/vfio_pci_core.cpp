@@ -320,13 +320,7 @@ long set_irqs(vfio_pci_core_device* vdev, void* uarg) {
 // reset is a secondary bus reset of the bridge above, so a device on a root bus has none.
 bool reset_scope(pci_dev* pdev, std::vector<PciDev*>& out) {
   if (!pdev->bus || !pdev->bus->self) return false;  // pci_probe_reset_bus: -ENOTTY on a root bus
-  for (const auto& d : Kernel::current().pci().devices())
-    for (const pci_bus* b = d->dev->bus; b; b = b->parent)
-      if (b == pdev->bus) {
-        out.push_back(d.get());
-        break;
-      }
-  return true;
+  return Kernel::current().pci().devices_below(PciCore::of(pdev->bus->self), out);
 }
 
 long hot_reset_info(vfio_pci_core_device* vdev, void* uarg) {
