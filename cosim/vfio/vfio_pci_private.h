@@ -1,0 +1,46 @@
+// State the co-simulated vfio_pci_core keeps per device, shared by its files (vfio_pci_core.cpp:
+// info, regions, reset; vfio_pci_intrs.cpp: SET_IRQS), as upstream's vfio_pci_priv.h is.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "vfio/vfio_pci_config.h"
+
+struct eventfd_ctx;
+struct pci_dev;
+struct vfio_device;
+struct vfio_pci_core_device;
+
+namespace pciesim::cosim {
+
+// The PCI core's view of the device, for the config virtualisation, and the interrupt state.
+struct CoreDevice : VfioConfigDevice {
+  explicit CoreDevice(pci_dev* p) : pdev(p) {}
+  uint32_t cfg_read(int off, unsigned size) override;
+  void cfg_write(int off, unsigned size, uint32_t value) override;
+  int cfg_size() const override;
+  uint64_t bar_size(int i) const override;
+  bool bar_is_io(int i) const override;
+  bool bar_is_64(int i) const override;
+  bool bar_is_prefetch(int i) const override;
+  pci_dev* pdev;
+  std::unique_ptr<VfioPciConfig> config;  // vfio_config_init at open
+  int irq_type = -1;                      // VFIO_PCI_*_IRQ_INDEX in use, -1: none (VFIO_PCI_NUM_IRQS)
+  std::vector<eventfd_ctx*> triggers;     // per vector (vdev->ctx[i].trigger)
+  bool intx_masked = false;               // vdev->ctx[0].masked
+  bool pci_2_3 = false;                   // INTx masking at the device works
+  vfio_pci_core_device* owner = nullptr;
+};
+
+vfio_pci_core_device* core_of(vfio_device* v);
+CoreDevice& state(vfio_pci_core_device* v);
+
+// vfio_pci_intrs.cpp
+unsigned irq_count(vfio_pci_core_device* vdev, unsigned index);  // vfio_pci_get_irq_count
+long set_irqs(vfio_pci_core_device* vdev, void* uarg);            // VFIO_DEVICE_SET_IRQS
+void intx_disable(vfio_pci_core_device* vdev);
+void msi_disable(vfio_pci_core_device* vdev);
+
+}  // namespace pciesim::cosim
