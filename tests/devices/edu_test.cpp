@@ -1,8 +1,9 @@
 // QEMU's edu device (models/devices/edu, docs/edu.md) driven through a fabric: its config header
 // and registers after reset, the access-size rules, the factorial worker, the DMA engine (through
 // the fabric, with and without the IOMMU), interrupts by INTx and by MSI to the APIC sink, its
-// placement behind a PCIe-to-PCI bridge and a Secondary Bus Reset. Tests that need simulated time
-// run their body in a SystemC thread (in_thread) and wait() in it.
+// placement behind a PCIe-to-PCI bridge, a Secondary Bus Reset (edu keeps its state, as QEMU's)
+// and reads that fail (zeros, as QEMU's). Tests that need simulated time run their body in a
+// SystemC thread (in_thread) and wait() in it.
 #define SC_INCLUDE_DYNAMIC_PROCESSES
 #include <cstdlib>
 #include <functional>
@@ -269,12 +270,12 @@ TEST_F(EduWithIommu, DmaGoesThroughTheIommuAndAFaultIsRecordedNotFatal) {
     sc_core::wait(sc_time(101, SC_MS));
     EXPECT_EQ(dram(kPage + 0x800, 64), pattern(64, 0x70));
     EXPECT_EQ(dram(kIova + 0x800, 64), std::vector<uint8_t>(64, 0)) << "nothing at the untranslated address";
-    // An unmapped IOVA: the unit faults the read, the buffer keeps its data, the command completes.
+    // An unmapped IOVA: the unit faults the read, the command completes anyway (and the window
+    // reads zeros: AFaultedReadFillsItsWindowWithZerosAsQemuDoes).
     start_dma(kIova + 0x100000, kBufferAddr, 64, edu::kDmaRun | edu::kDmaIrq);
     sc_core::wait(sc_time(101, SC_MS));
     EXPECT_EQ(rd(edu::kDmaCmd, 8) & edu::kDmaRun, 0u);
     EXPECT_EQ(rd(edu::kIrqStatus), edu::kDmaIrqValue);
-    EXPECT_EQ(buffer(0, 64), pattern(64, 0x70));
   });
   ASSERT_EQ(edu->guest_error_count(EduDevice::GuestError::DmaFailed), 1u);
   const EduDevice::GuestErrorRecord& e = edu->guest_errors().back();
@@ -282,6 +283,79 @@ TEST_F(EduWithIommu, DmaGoesThroughTheIommuAndAFaultIsRecordedNotFatal) {
   EXPECT_EQ(e.address, kIova + 0x100000);
   EXPECT_EQ(e.fault_reason, 0x6) << "legacy mode: read of a page without R";
   EXPECT_EQ(f->iommu("dmar0")->faults(), 1u);
+}
+
+// QEMU 7.2 + VT-d: after the mapping goes away, a RAM -> device read faults and the device buffer
+// holds zeros where the window was (edu ignores pci_dma_read's result; the memory core returns 0
+// for the refused access). The rest of the buffer is untouched, and the zeros are what a
+// following device -> RAM transfer writes out.
+TEST_F(EduWithIommu, AFaultedReadFillsItsWindowWithZerosAsQemuDoes) {
+  bus_master(*f, "edu0");
+  vtd::VtdProgrammer drv(*f, "dmar0");
+  constexpr uint64_t kIova = 0x08000000, kPage = 0x01234000, kOut = 0x02345000;
+  auto& tables = drv.attach(fn(*f, "edu0").bdf(), 1, /*tt*/ 0, /*levels*/ 3);
+  tables.map(kIova, kPage, 4096);
+  tables.map(kIova + 0x1000, kOut, 4096);
+  drv.set_root_table();
+  drv.enable_translation();
+  dram_fill(kPage, 256, 0x40);
+  in_thread([&] {
+    start_dma(kIova, kBufferAddr, 256, edu::kDmaRun);
+    sc_core::wait(sc_time(101, SC_MS));
+    ASSERT_EQ(buffer(0, 256), pattern(256, 0x40)) << "the mapped read lands";
+    // 64 bytes from an IOVA nothing maps, into the middle of what just landed.
+    start_dma(kIova + 0x200000, kBufferAddr + 0x40, 64, edu::kDmaRun);
+    sc_core::wait(sc_time(101, SC_MS));
+    EXPECT_EQ(rd(edu::kDmaCmd, 8) & edu::kDmaRun, 0u) << "the command completes";
+    // Out to RAM through the second mapping: the zeros travel.
+    start_dma(kBufferAddr, kIova + 0x1000, 256, edu::kDmaRun | edu::kDmaToPci);
+    sc_core::wait(sc_time(101, SC_MS));
+  });
+  // The faulted window reads zeros; before and after it the buffer is untouched.
+  std::vector<uint8_t> expect = pattern(256, 0x40);
+  std::fill(expect.begin() + 0x40, expect.begin() + 0x80, 0);
+  EXPECT_EQ(buffer(0, 256), expect);
+  EXPECT_EQ(dram(kOut, 256), expect);
+  ASSERT_EQ(edu->guest_error_count(EduDevice::GuestError::DmaFailed), 1u);
+  EXPECT_EQ(edu->guest_errors().back().outcome, Outcome::IommuFault);
+  EXPECT_EQ(edu->guest_errors().back().address, kIova + 0x200000);
+  EXPECT_EQ(f->iommu("dmar0")->faults(), 1u);
+}
+
+// With Bus Master Enable clear the function issues no request at all (PCIe 7.5.1.1.3); QEMU 7.2's
+// bus-master region is disabled, so the read finds nothing and the window fills with zeros. No
+// TLP leaves the function: nothing reaches the remapping unit, no fault is recorded.
+TEST_F(EduWithIommu, WithBusMasterOffAReadFillsZerosWithoutATransaction) {
+  bus_master(*f, "edu0");
+  vtd::VtdProgrammer drv(*f, "dmar0");
+  constexpr uint64_t kIova = 0x08000000, kPage = 0x01234000;
+  drv.attach(fn(*f, "edu0").bdf(), 1, /*tt*/ 0, /*levels*/ 3).map(kIova, kPage, 4096);
+  drv.set_root_table();
+  drv.enable_translation();
+  dram_fill(kPage, 512, 0x10);
+  in_thread([&] {
+    start_dma(kIova, kBufferAddr, 512, edu::kDmaRun);
+    sc_core::wait(sc_time(101, SC_MS));
+    ASSERT_EQ(buffer(0, 512), pattern(512, 0x10));
+    bus_master(*f, "edu0", false);
+    // The same, mapped, source: only Bus Master Enable differs.
+    start_dma(kIova, kBufferAddr + 0x100, 0x100, edu::kDmaRun | edu::kDmaIrq);
+    sc_core::wait(sc_time(101, SC_MS));
+    EXPECT_EQ(rd(edu::kDmaCmd, 8) & edu::kDmaRun, 0u);
+    EXPECT_EQ(rd(edu::kIrqStatus), edu::kDmaIrqValue) << "the command completes and raises its interrupt";
+  });
+  EXPECT_EQ(buffer(0x100, 0x100), std::vector<uint8_t>(0x100, 0));
+  EXPECT_EQ(buffer(0, 0x100), pattern(0x100, 0x10));
+  EXPECT_EQ(buffer(0x200, 0x100), std::vector<uint8_t>(0x100, 0)) << "never written";
+  ASSERT_EQ(edu->guest_error_count(EduDevice::GuestError::DmaFailed), 1u);
+  EXPECT_EQ(edu->guest_errors().back().outcome, Outcome::UnsupportedRequest);
+  const auto* ext = edu->last_payload().get_extension<PcieExtension>();
+  ASSERT_NE(ext, nullptr);
+  EXPECT_EQ(ext->hop_count, 1u) << "the request never left the function";
+  EXPECT_EQ(hops().name(ext->hops[0]), "edu0.f0");
+  EXPECT_FALSE(ext->iommu_checked);
+  EXPECT_EQ(f->iommu("dmar0")->faults(), 0u) << "no IOMMU fault";
+  EXPECT_EQ(dram(kPage, 16), pattern(16, 0x10)) << "RAM untouched";
 }
 
 TEST_F(Edu, HostAddressIsClampedToDmaMaskAndBadBufferWindowsMoveNothing) {
@@ -336,13 +410,19 @@ TEST_F(Edu, MsiReachesTheApicSinkWithRemappingOff) {
   EXPECT_EQ(rd(edu::kIrqStatus), 0x108u);
 }
 
-TEST_F(Edu, BehindAPciBridgeItIsReachableAndASecondaryBusResetScrubsIt) {
+// QEMU 7.2's edu has no reset handler: a Secondary Bus Reset clears config space (BAR, command)
+// and MSI, but edu's registers and buffer carry on.
+TEST_F(Edu, BehindAPciBridgeASecondaryBusResetKeepsEdusStateAsQemu) {
+  auto* edu1 = dynamic_cast<EduDevice*>(fn(*f, "edu1").endpoint);
+  ASSERT_NE(edu1, nullptr);
+  EXPECT_EQ(edu1->reset_behaviour(), EduDevice::ResetBehaviour::Qemu) << "the default";
   const uint64_t b1 = bar(*f, "edu1", 0);
   EXPECT_EQ(mmio_read(*f, b1 + edu::kId), 0x010000edu);
   mmio_write(*f, b1 + edu::kLiveness, 0);
   mmio_write(*f, b1 + edu::kDmaDst, 0x40000, 8);
+  mmio_write(*f, b1 + edu::kIrqRaise, 0x20);
   EXPECT_EQ(mmio_read(*f, b1 + edu::kLiveness), 0xffffffffu);
-  // SBR on the bridge: edu1 loses its BAR and command, and its registers start over.
+  // SBR on the bridge: edu1 loses its BAR and command.
   const uint16_t bctl = static_cast<uint16_t>(cfg_read(*f, "pcibr0", cfg::kBridgeControl, 2));
   cfg_write(*f, "pcibr0", cfg::kBridgeControl, 2, bctl | cfg::kBctlSecondaryBusReset);
   EXPECT_EQ(cfg_read(*f, "edu1", cfg::kVendorId, 2), 0xffffu) << "RST# is asserted on the PCI bus";
@@ -352,9 +432,56 @@ TEST_F(Edu, BehindAPciBridgeItIsReachableAndASecondaryBusResetScrubsIt) {
   EXPECT_EQ(mmio_read(*f, b1 + edu::kId), 0xffffffffu) << "nobody decodes the old address";
   cfg_write(*f, "edu1", cfg::kBar0, 4, static_cast<uint32_t>(b1));
   cfg_write(*f, "edu1", cfg::kCommand, 2, cfg::kCmdMemory);
-  EXPECT_EQ(mmio_read(*f, b1 + edu::kLiveness), 0u);
-  EXPECT_EQ(mmio_read(*f, b1 + edu::kDmaDst, 8), 0u);
+  EXPECT_EQ(mmio_read(*f, b1 + edu::kLiveness), 0xffffffffu) << "edu's own registers survive";
+  EXPECT_EQ(mmio_read(*f, b1 + edu::kDmaDst, 8), 0x40000u);
+  EXPECT_EQ(mmio_read(*f, b1 + edu::kIrqStatus), 0x20u);
+  EXPECT_FALSE(fn(*f, "edu1").fn->intx_asserted()) << "the reset deasserted INTx (pci_device_deassert_intx)";
   EXPECT_EQ(mmio_read(*f, bar(*f, "edu0", 0) + edu::kId), 0x010000edu) << "edu0 is on another port";
+}
+
+// The same reset with params.reset: clear, a device that honours PCIe 6.6.2: registers back to
+// their reset values, the buffer zeroed and a transfer in flight dropped.
+TEST(EduResetClear, ASecondaryBusResetReturnsEverythingToItsResetValues) {
+  const std::string params = "params: {dma_mask: 0xffffffffff}";
+  std::string yaml = kTopology;
+  yaml.replace(yaml.find(params), params.size(), "params: {dma_mask: 0xffffffffff, reset: clear}");
+  auto f = make_fabric(yaml);
+  auto* edu1 = dynamic_cast<EduDevice*>(fn(*f, "edu1").endpoint);
+  ASSERT_NE(edu1, nullptr);
+  EXPECT_EQ(edu1->reset_behaviour(), EduDevice::ResetBehaviour::Clear);
+  bus_master(*f, "edu1");
+  const uint64_t b1 = bar(*f, "edu1", 0);
+  std::vector<uint8_t> d(64, 0x5a);
+  f->dram().write(0x7000, d.data(), d.size());
+  in_thread([&] {
+    mmio_write(*f, b1 + edu::kDmaSrc, 0x7000, 8);
+    mmio_write(*f, b1 + edu::kDmaDst, edu::kDmaBufferBase, 8);
+    mmio_write(*f, b1 + edu::kDmaCount, 64, 8);
+    mmio_write(*f, b1 + edu::kDmaCmd, edu::kDmaRun, 8);
+    sc_core::wait(sc_time(101, SC_MS));
+    ASSERT_EQ(edu1->dma_buffer()[0], 0x5a);
+    mmio_write(*f, b1 + edu::kLiveness, 0);
+    mmio_write(*f, b1 + edu::kDmaCmd, edu::kDmaRun, 8);  // a second transfer, still on its timer
+    const uint16_t bctl = static_cast<uint16_t>(cfg_read(*f, "pcibr0", cfg::kBridgeControl, 2));
+    cfg_write(*f, "pcibr0", cfg::kBridgeControl, 2, bctl | cfg::kBctlSecondaryBusReset);
+    cfg_write(*f, "pcibr0", cfg::kBridgeControl, 2, bctl);
+    sc_core::wait(sc_time(101, SC_MS));
+  });
+  cfg_write(*f, "edu1", cfg::kBar0, 4, static_cast<uint32_t>(b1));
+  cfg_write(*f, "edu1", cfg::kCommand, 2, cfg::kCmdMemory);
+  EXPECT_EQ(mmio_read(*f, b1 + edu::kLiveness), 0u);
+  EXPECT_EQ(mmio_read(*f, b1 + edu::kDmaSrc, 8), 0u);
+  EXPECT_EQ(mmio_read(*f, b1 + edu::kDmaCmd, 8), 0u);
+  EXPECT_EQ(edu1->dma_transfers(), 1u) << "the transfer in flight was dropped";
+  EXPECT_EQ(edu1->dma_buffer()[0], 0u);
+  std::string bad = kTopology;
+  bad.replace(bad.find(params), params.size(), "params: {reset: sometimes}");
+  try {
+    topo::load_topology_string(bad, "bad.yaml");
+    FAIL() << "a bad params.reset must be an error";
+  } catch (const topo::TopologyError& e) {
+    EXPECT_NE(std::string(e.what()).find("params.reset 'sometimes' must be qemu or clear"), std::string::npos) << e.what();
+  }
 }
 
 TEST(EduTopology, TheModelSuppliesItsFunctionAndStaysConventional) {

@@ -26,6 +26,16 @@ uint64_t parse_dma_mask(const topo::EndpointSpec& spec) {
   throw topo::TopologyError(spec.loc, "edu: params.dma_mask '" + it->second + "' is not a number");
 }
 
+EduDevice::ResetBehaviour parse_reset(const topo::EndpointSpec& spec) {
+  auto it = spec.params.find("reset");
+  if (it == spec.params.end() || it->second == "qemu") return EduDevice::ResetBehaviour::Qemu;
+  if (it->second == "clear") return EduDevice::ResetBehaviour::Clear;
+  throw topo::TopologyError(spec.loc, "edu: params.reset '" + it->second + "' must be qemu or clear");
+}
+
+// A read whose TLP reached a completer (an ACS redirect still delivers it).
+bool delivered(Outcome o) { return o == Outcome::Delivered || o == Outcome::Redirected; }
+
 // edu.c edu_fact_thread: ret *= val-- down to 1, in 32 bits. From 34 on, n! has at least 32
 // factors of two, so the wrapped result is 0 (the loop's answer, without 4 billion iterations).
 uint32_t factorial32(uint32_t n) {
@@ -50,6 +60,7 @@ void edu_defaults(topo::EndpointSpec& spec) {
     else if (it->second != "false" && it->second != "0")
       throw topo::TopologyError(spec.loc, "edu: params.pcie '" + it->second + "' must be true or false");
   }
+  parse_reset(spec);  // a bad params.reset is an error naming the file, when it is loaded
   if (spec.functions.empty()) {
     spec.functions.push_back(edu_function_spec());
     spec.functions.back().loc = spec.loc;
@@ -82,7 +93,7 @@ topo::FunctionSpec edu_function_spec() {
 
 EduDevice::EduDevice(sc_core::sc_module_name name, const topo::EndpointSpec& spec, int segment,
                      const topo::LinkSpec* link)
-    : Endpoint(name, spec, segment, link), m_dma_mask(parse_dma_mask(spec)) {
+    : Endpoint(name, spec, segment, link), m_dma_mask(parse_dma_mask(spec)), m_reset(parse_reset(spec)) {
   for (size_t i = 0; i < kRegisterCount; ++i) m_values[i] = kRegisters[i].reset;
   SC_THREAD(fact_worker);
   SC_THREAD(dma_engine);
@@ -235,23 +246,34 @@ void EduDevice::transfer(sc_core::sc_time& delay) {
   const auto len = static_cast<unsigned>(count);
   if (to_pci) {
     const PcieExtension& e = dma(0, TlpKind::MemWrite, host, buf, len, delay);
-    if (e.verdict.outcome != Outcome::Delivered)
+    if (!delivered(e.verdict.outcome))
       log(GuestError::DmaFailed, host, count, e.verdict.outcome, e.verdict.fault_reason);
     return;
   }
-  // A read that fails returns no data (its UR/CA completion carries none): the buffer keeps
-  // what it held.
   std::array<uint8_t, kDmaBufferSize> in{};
   const PcieExtension& e = dma(0, TlpKind::MemRead, host, in.data(), len, delay);
-  if (e.verdict.outcome != Outcome::Delivered) {
+  if (!delivered(e.verdict.outcome)) {
+    // A read that is not delivered (an IOMMU fault, a UR, Bus Master Enable clear, which
+    // Endpoint::dma refuses before any TLP leaves) fills the window with zeros, as on QEMU 7.2:
+    // edu.c edu_dma_timer ignores pci_dma_read's result, and QEMU's memory core stores 0 for a
+    // read nothing accepts. softmmu/physmem.c address_space_translate_iommu sends a VT-d
+    // translation without the read permission to io_mem_unassigned; with BME clear hw/pci/pci.c
+    // keeps the device's bus_master_enable_region (pci_init_bus_master) disabled, so nothing in
+    // its address space is assigned; and softmmu/memory.c memory_region_dispatch_read answers an
+    // access the region refuses (unassigned_mem_accepts: always) with unassigned_mem_read, which
+    // returns 0, and flatview_read_continue copies that value into the buffer.
+    // QEMU does this page by page; the remapping unit here faults a transfer as a whole.
     log(GuestError::DmaFailed, host, count, e.verdict.outcome, e.verdict.fault_reason);
+    std::memset(buf, 0, len);
     return;
   }
   std::memcpy(buf, in.data(), len);
 }
 
 void EduDevice::on_reset(unsigned fn, ResetKind) {
-  if (fn != 0) return;
+  // QEMU 7.2: pci_do_device_reset clears config space, BARs and MSI (done by the generic
+  // function already) and edu has no handler of its own; its state carries on.
+  if (fn != 0 || m_reset == ResetBehaviour::Qemu) return;
   ++m_generation;
   m_fact_start.cancel();
   m_dma_timer.cancel();

@@ -5,7 +5,12 @@
 //
 // The factorial worker and the DMA engine are SystemC threads of the device. DMA goes through
 // Endpoint::dma, so it crosses the fabric and any remapping unit; a transfer that fails (an IOMMU
-// fault, a UR) is recorded as a guest error, as QEMU logs one, and the device carries on.
+// fault, a UR, Bus Master Enable clear) is recorded as a guest error, as QEMU logs one, and the
+// device carries on; a read that fails leaves zeros in the buffer, as QEMU's does.
+//
+// Reset: QEMU 7.2's edu has no reset handler, so by default a Secondary Bus Reset clears only what
+// the generic PCI function holds (config space, MSI) and edu's registers and buffer survive it.
+// `params: {reset: clear}` models a device that honours PCIe 6.6.2 instead.
 #pragma once
 
 #include <array>
@@ -35,7 +40,7 @@ class EduDevice : public Endpoint {
   enum class GuestError : uint8_t {
     DmaOutOfRange,   // the device-side window is outside 0x40000..0x40fff: nothing is moved
     DmaAddressClamped,  // the host address had bits outside dma_mask; the masked address is used
-    DmaFailed,       // the transfer's TLP completed in error (IOMMU fault, UR, ...)
+    DmaFailed,       // the transfer's TLP was not delivered (IOMMU fault, UR, Bus Master Enable clear)
   };
   struct GuestErrorRecord {
     GuestError kind;
@@ -47,6 +52,12 @@ class EduDevice : public Endpoint {
   const std::vector<GuestErrorRecord>& guest_errors() const { return m_guest_errors; }
   size_t guest_error_count(GuestError kind) const;
 
+  // What a reset does to edu's own state (`params: {reset: qemu|clear}`).
+  enum class ResetBehaviour : uint8_t {
+    Qemu,   // QEMU 7.2: no reset handler; registers, buffer and work in flight survive
+    Clear,  // registers to their reset values, work in flight dropped, buffer zeroed
+  };
+  ResetBehaviour reset_behaviour() const { return m_reset; }
   uint64_t dma_mask() const { return m_dma_mask; }
   uint64_t dma_transfers() const { return m_dma_transfers; }     // commands completed
   const std::array<uint8_t, edu::kDmaBufferSize>& dma_buffer() const { return m_buffer; }
@@ -56,9 +67,11 @@ class EduDevice : public Endpoint {
  protected:
   void bar_access(unsigned fn_no, PciFunction& fn, int bar, uint64_t offset, tlm::tlm_generic_payload& gp,
                   PcieExtension& ext, sc_core::sc_time& delay) override;
-  // QEMU's edu has no reset handler: its registers keep their values over a bus reset. A device
-  // that is reset starts over, so here everything goes back to the table's reset values, a DMA
-  // or factorial in flight is dropped and the buffer is cleared.
+  // Called after the generic function reset (config space, MSI, INTx; Endpoint::reset_function).
+  // QEMU 7.2's edu registers no reset handler (edu.c edu_class_init sets no dc->reset and edu
+  // implements no resettable phases), so by default nothing of edu's own changes: registers,
+  // buffer, a DMA timer or factorial in flight all carry on, as on QEMU. ResetBehaviour::Clear
+  // returns everything to the table's reset values, drops work in flight and zeroes the buffer.
   void on_reset(unsigned fn, ResetKind kind) override;
 
  private:
@@ -77,8 +90,9 @@ class EduDevice : public Endpoint {
   std::array<uint64_t, edu::kRegisterCount> m_values{};
   std::array<uint8_t, edu::kDmaBufferSize> m_buffer{};
   uint64_t m_dma_mask = edu::kDefaultDmaMask;
+  ResetBehaviour m_reset = ResetBehaviour::Qemu;
   sc_core::sc_event m_fact_start, m_dma_timer;
-  uint64_t m_generation = 0;  // bumped by a reset: work started before it is dropped
+  uint64_t m_generation = 0;  // bumped by a Clear reset: work started before it is dropped
   uint64_t m_dma_transfers = 0, m_msi_count = 0;
   MsiResult m_last_msi = MsiResult::Disabled;
   std::vector<GuestErrorRecord> m_guest_errors;
