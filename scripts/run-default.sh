@@ -36,3 +36,7 @@ run route "$t" --from mf0.f0 --to mf0.f1:BAR0                # inside the device
 section "The co-simulated kernel: PCI scan, intel-iommu bring-up, Linux's IOMMU groups"
 run boot "$topos/edu.yaml"
 run groups "$topos/two-level-switch.yaml"
+
+section "VFIO: vfio_probe (the same C client a real host runs) against edu through Linux's vfio-pci and our variant driver"
+run probe "$topos/edu.yaml" edu0 --driver vfio-pci
+run probe "$topos/edu.yaml" edu1                              # behind the bridge: faults as 03:00.0

@@ -11,5 +11,6 @@ void add_route_command(CLI::App& app, int& exit_code);
 void add_groups_command(CLI::App& app, int& exit_code);
 void add_import_command(CLI::App& app, int& exit_code);
 void add_boot_command(CLI::App& app, int& exit_code);
+void add_probe_command(CLI::App& app, int& exit_code);
 
 }  // namespace pciesim::cli

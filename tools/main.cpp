@@ -18,6 +18,7 @@ int sc_main(int argc, char** argv) {
   add_groups_command(app, exit_code);
   add_import_command(app, exit_code);
   add_boot_command(app, exit_code);
+  add_probe_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

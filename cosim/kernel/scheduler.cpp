@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <exception>
+#include <memory>
 
 namespace pciesim::cosim {
 
@@ -77,24 +78,32 @@ TaskResult Scheduler::run(const std::string& name, std::function<void()> body) {
     body();
     return {};
   }
-  bool done = false;
-  TaskResult result;
+  // The task's state outlives this call: a task reported as a hang may still finish later (what
+  // it waited for happens during a later run), and must not write into a returned stack frame.
+  struct State {
+    std::function<void()> body;
+    bool done = false;
+    TaskResult result;
+  };
+  auto st = std::make_shared<State>();
+  st->body = std::move(body);
   const std::string unique = process_name(name, m_spawned++);
   sc_core::sc_spawn(
-      [this, &done, &result, &body, name] {
+      [this, st, name] {
         m_tasks[running_process()] = Task{name, 0, false, {}};
         try {
-          body();
+          st->body();
         } catch (const KernelBug& bug) {
-          result = TaskResult{TaskEnd::Bug, bug.what()};
+          st->result = TaskResult{TaskEnd::Bug, bug.what()};
         } catch (const std::exception& e) {
-          result = TaskResult{TaskEnd::Bug, e.what()};
+          st->result = TaskResult{TaskEnd::Bug, e.what()};
         }
         m_tasks.erase(running_process());
-        done = true;
+        st->done = true;
         sc_core::sc_pause();
       },
       unique.c_str());
+  const bool& done = st->done;
   while (!done) {
     sc_core::sc_start();
     if (!done && !sc_core::sc_pending_activity()) {
@@ -103,7 +112,7 @@ TaskResult Scheduler::run(const std::string& name, std::function<void()> body) {
                                            (w.empty() ? std::string(" (it waits for nothing known)") : w)};
     }
   }
-  return result;
+  return st->result;
 }
 
 void Scheduler::spawn_daemon(const std::string& name, std::function<void()> body) {

@@ -177,13 +177,16 @@ long VfioContainer::map_dma(void* arg) {
     --it;
     return it->second.iova + it->second.size > a ? it : m_dma.end();
   };
-  if (set_vaddr) {  // VFIO_UPDATE_VADDR: the mapping must exist exactly
-    auto it = m_dma.find(iova);
-    if (it == m_dma.end() || it->second.size != size) return -EINVAL;
-    it->second.vaddr = vaddr;
+  auto found = overlaps(iova, size);
+  if (set_vaddr) {  // VFIO_UPDATE_VADDR: exactly a mapping whose vaddr UNMAP_FLAG_VADDR invalidated
+    if (found == m_dma.end()) return -ENOENT;
+    Dma& d = found->second;
+    if (!d.vaddr_invalid || d.iova != iova || d.size != size) return -EINVAL;
+    d.vaddr = vaddr;
+    d.vaddr_invalid = false;
     return 0;
   }
-  if (overlaps(iova, size) != m_dma.end()) return -EEXIST;
+  if (found != m_dma.end()) return -EEXIST;
   if (m_dma.size() >= kDmaEntryLimit) return -ENOSPC;
   // vfio_iommu_iova_dma_valid: inside one IOVA range (never the MSI window, never past the aperture)
   const uint64_t last = iova + size - 1;
@@ -251,7 +254,12 @@ long VfioContainer::unmap_dma(void* arg) {
   for (const auto& [start, d] : m_dma)
     if (d.iova >= iova && (all || d.iova + d.size - 1 <= iova + size - 1)) doomed.push_back(start);
   if (unmap.flags & VFIO_DMA_UNMAP_FLAG_VADDR) {  // invalidate the vaddrs, keep the mappings
-    for (uint64_t s : doomed) unmapped += m_dma[s].size;
+    for (uint64_t s : doomed)
+      if (m_dma[s].vaddr_invalid) return -EINVAL;  // already invalid: nothing changes
+    for (uint64_t s : doomed) {
+      m_dma[s].vaddr_invalid = true;
+      unmapped += m_dma[s].size;
+    }
   } else {
     for (uint64_t s : doomed) {
       unmapped += m_dma[s].size;
@@ -270,12 +278,11 @@ long VfioContainer::ioctl(unsigned long cmd, void* arg) {
     case VFIO_SET_IOMMU: return set_iommu(reinterpret_cast<unsigned long>(arg));
     default: break;
   }
-  if (!m_type) return -ENOTTY;  // no IOMMU driver to pass the ioctl to
-  if (!arg) return -EFAULT;
-  switch (cmd) {
-    case VFIO_IOMMU_GET_INFO: return get_info(arg);
-    case VFIO_IOMMU_MAP_DMA: return map_dma(arg);
-    case VFIO_IOMMU_UNMAP_DMA: return unmap_dma(arg);
+  if (!m_type) return -EINVAL;  // vfio_fops_unl_ioctl: no IOMMU driver to pass the ioctl to
+  switch (cmd) {  // vfio_iommu_type1_ioctl; copy_from_user of a NULL argument fails
+    case VFIO_IOMMU_GET_INFO: return arg ? get_info(arg) : -EFAULT;
+    case VFIO_IOMMU_MAP_DMA: return arg ? map_dma(arg) : -EFAULT;
+    case VFIO_IOMMU_UNMAP_DMA: return arg ? unmap_dma(arg) : -EFAULT;
     default: return -ENOTTY;
   }
 }

@@ -14,6 +14,7 @@
 #include "kernel/files.h"
 
 struct vfio_device;
+struct vm_area_struct;
 
 namespace pciesim::cosim {
 
@@ -78,6 +79,7 @@ class VfioContainer : public KernelFile, public std::enable_shared_from_this<Vfi
   struct Dma {
     uint64_t iova, size, vaddr;
     int prot;
+    bool vaddr_invalid = false;  // UNMAP_FLAG_VADDR until MAP_FLAG_VADDR gives a new one
   };
   std::map<uint64_t, Dma> m_dma;  // by iova
 };
@@ -92,12 +94,21 @@ class VfioDeviceFile : public KernelFile {
   long ioctl(unsigned long cmd, void* arg);
   long read(void* buf, size_t count, uint64_t pos);
   long write(const void* buf, size_t count, uint64_t pos);
+  // mmap(2) of the file (vfio_device_fops_mmap): the driver's mmap op fills `vma`.
+  long mmap(::vm_area_struct* vma);
   ::vfio_device* device() const { return m_dev; }
 
  private:
   ::vfio_device* m_dev;
   std::shared_ptr<VfioGroupFile> m_group;  // a device file keeps its group (and container) in use
 };
+
+// A registered vfio_device's references (kapi_vfio.cpp; Linux 6.1 vfio_device_try_get and
+// vfio_device_put): the registration holds one and each open device file one. try_get fails once
+// none is left (vfio_unregister_group_dev dropped the registration's and every file closed); the
+// last put lets vfio_unregister_group_dev finish.
+bool vfio_device_try_get(::vfio_device* d);
+void vfio_device_put(::vfio_device* d);
 
 // The devices' and the user's entry points.
 class VfioCore {

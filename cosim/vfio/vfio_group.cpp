@@ -64,13 +64,22 @@ long VfioGroupFile::ioctl(unsigned long cmd, void* arg) {
       return 0;
     case VFIO_GROUP_GET_DEVICE_FD: {
       if (!arg) return -EFAULT;
-      if (!m_container || !m_container->iommu_set()) return -EINVAL;
+      // vfio_group_get_device_fd: the name first (vfio_device_get_from_name, which takes a
+      // reference: none left once the driver is unregistering and no file is open), then the
+      // container (vfio_device_assign_container), then open_device on the first open.
       ::vfio_device* vdev = m_kernel.vfio().find(m_group, static_cast<const char*>(arg));
-      if (!vdev) return -ENODEV;
+      if (!vdev || !vfio_device_try_get(vdev)) return -ENODEV;
+      if (!m_container || !m_container->iommu_set()) {
+        vfio_device_put(vdev);
+        return -EINVAL;
+      }
       if (vdev->open_count == 0 && vdev->ops->open_device) {
         int rc = 0;
         m_kernel.run("vfio open_device", [&] { rc = vdev->ops->open_device(vdev); });
-        if (rc) return rc;
+        if (rc) {
+          vfio_device_put(vdev);
+          return rc;
+        }
       }
       ++vdev->open_count;
       return m_kernel.files().install(std::make_shared<VfioDeviceFile>(vdev, shared_from_this()));
@@ -103,15 +112,55 @@ VfioDeviceFile::VfioDeviceFile(::vfio_device* dev, std::shared_ptr<VfioGroupFile
   if (m_group) ++m_group->device_files;
 }
 
+// vfio_device_fops_release: close_device on the last close, then the file's reference goes
+// (which may let vfio_unregister_group_dev finish).
 VfioDeviceFile::~VfioDeviceFile() {
   if (m_group && m_group->device_files) --m_group->device_files;
   if (m_dev->open_count && --m_dev->open_count == 0 && m_dev->ops->close_device) {
     Kernel* k = Kernel::current_or_null();
     if (k) k->run("vfio close_device", [this] { m_dev->ops->close_device(m_dev); });
   }
+  vfio_device_put(m_dev);
 }
 
+namespace {
+
+// vfio_ioctl_device_feature: the core answers VFIO_DEVICE_FEATURE itself. Migration and DMA
+// logging need ops no driver here has (-ENOTTY); other features go to the driver's
+// device_feature op (none: -EINVAL).
+long device_feature(::vfio_device* dev, void* arg) {
+  if (!arg) return -EFAULT;
+  vfio_device_feature feature{};
+  const size_t minsz = offsetof(vfio_device_feature, flags) + sizeof(feature.flags);
+  std::memcpy(&feature, arg, minsz);
+  if (feature.argsz < minsz) return -EINVAL;
+  if (feature.flags & ~(VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE))
+    return -EINVAL;  // unknown flags
+  if (!(feature.flags & VFIO_DEVICE_FEATURE_PROBE) && (feature.flags & VFIO_DEVICE_FEATURE_SET) &&
+      (feature.flags & VFIO_DEVICE_FEATURE_GET))
+    return -EINVAL;  // GET and SET together only with PROBE
+  switch (feature.flags & VFIO_DEVICE_FEATURE_MASK) {
+    case VFIO_DEVICE_FEATURE_MIGRATION:
+    case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:  // !device->mig_ops
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT:  // !device->log_ops
+      return -ENOTTY;
+    default:
+      break;
+  }
+  if (!dev->ops->device_feature) return -EINVAL;
+  long rc = 0;
+  Kernel::current().run("vfio device_feature", [&] {
+    rc = dev->ops->device_feature(dev, feature.flags, static_cast<uint8_t*>(arg) + minsz, feature.argsz - minsz);
+  });
+  return rc;
+}
+
+}  // namespace
+
 long VfioDeviceFile::ioctl(unsigned long cmd, void* arg) {
+  if (cmd == VFIO_DEVICE_FEATURE) return device_feature(m_dev, arg);
   if (!m_dev->ops->ioctl) return -EINVAL;  // vfio_device_fops_unl_ioctl
   long rc = 0;
   Kernel::current().run("vfio ioctl", [&] { rc = m_dev->ops->ioctl(m_dev, static_cast<unsigned>(cmd), reinterpret_cast<unsigned long>(arg)); });
@@ -131,6 +180,13 @@ long VfioDeviceFile::write(const void* buf, size_t count, uint64_t pos) {
   __kernel_loff_t p = static_cast<__kernel_loff_t>(pos);
   long rc = 0;
   Kernel::current().run("vfio write", [&] { rc = m_dev->ops->write(m_dev, static_cast<const char*>(buf), count, &p); });
+  return rc;
+}
+
+long VfioDeviceFile::mmap(::vm_area_struct* vma) {
+  if (!m_dev->ops->mmap) return -EINVAL;  // vfio_device_fops_mmap
+  long rc = 0;
+  Kernel::current().run("vfio mmap", [&] { rc = m_dev->ops->mmap(m_dev, vma); });
   return rc;
 }
 

@@ -114,6 +114,9 @@ long hot_reset(vfio_pci_core_device* vdev, void* uarg) {
     const GroupRec* g = Kernel::current().iommu().group_of(*d);
     if (std::find(groups.begin(), groups.end(), g) == groups.end()) return -EINVAL;
   }
+  // 6.1 zaps the mappings of every device in the reset set; here only the caller's (a deviation:
+  // another assigned device's pages stay present across the reset).
+  zap_bar_mappings(vdev);
   return pci_reset_bus(vdev->pdev);
 }
 
@@ -122,11 +125,16 @@ long rw(vfio_device* core_vdev, uint8_t* buf, size_t count, __kernel_loff_t* ppo
   const uint64_t index = static_cast<uint64_t>(*ppos) >> VFIO_PCI_OFFSET_SHIFT;
   const uint64_t pos = static_cast<uint64_t>(*ppos) & VFIO_PCI_OFFSET_MASK;
   CoreDevice& st = state(vdev);
+  // vfio_pci_rw: device-specific regions go to their ops (vfio_pci_regions.cpp), which move *ppos
+  if (index >= VFIO_PCI_NUM_REGIONS) return dev_region_rw(vdev, reinterpret_cast<char*>(buf), count, ppos, write);
   long rc = -EINVAL;
   switch (index) {
     case VFIO_PCI_CONFIG_REGION_INDEX:
       if (!st.config) return -EINVAL;
       rc = write ? st.config->write(buf, count, pos) : st.config->read(buf, count, pos);
+      // vfio_basic_config_write: clearing Memory Space zaps the BAR mappings (the next access
+      // faults and gets SIGBUS while decoding stays off).
+      if (write && !st.config->memory_enabled()) zap_bar_mappings(vdev);
       break;
     case VFIO_PCI_ROM_REGION_INDEX:
       return -EINVAL;  // no option ROM in the models yet: the region has size 0
@@ -134,8 +142,11 @@ long rw(vfio_device* core_vdev, uint8_t* buf, size_t count, __kernel_loff_t* ppo
       return -EINVAL;
     default:
       if (index > VFIO_PCI_BAR5_REGION_INDEX) return -EINVAL;
-      // __vfio_pci_memory_enabled: the user's Command.MEM (and D0) must allow the access.
-      if (st.config && !st.config->memory_enabled()) return -EIO;
+      // __vfio_pci_memory_enabled: the user's Command.MEM (and D0) must allow the access, checked
+      // (vfio_pci_core_do_io_rw) after vfio_pci_bar_rw's range check: past the end is -EINVAL.
+      if (st.config && !st.config->memory_enabled() && (pci_resource_flags(vdev->pdev, static_cast<int>(index)) & IORESOURCE_MEM) &&
+          pos < pci_resource_len(vdev->pdev, static_cast<int>(index)))
+        return -EIO;
       rc = bar_rw(vdev->pdev, static_cast<unsigned>(index), buf, count, pos, write);
   }
   if (rc > 0) *ppos += rc;
@@ -170,10 +181,17 @@ extern "C" void vfio_pci_core_unregister_device(struct vfio_pci_core_device* vde
 extern "C" int vfio_pci_core_enable(struct vfio_pci_core_device* vdev) {
   pci_dev* pdev = vdev->pdev;
   pci_set_power_state(pdev, PCI_D0);
-  const int rc = pci_enable_device(pdev);
+  pci_clear_master(pdev);  // the saved state must not include bus mastering
+  int rc = pci_enable_device(pdev);
   if (rc) return rc;
-  // vfio_pci_core_enable: a reset that works is advertised (VFIO_DEVICE_FLAGS_RESET).
-  vdev->reset_works = pcie_has_flr(pdev) || (pdev->bus && pdev->bus->self);
+  // The device starts each open from a reset, if it has one; the flags then advertise it
+  // (VFIO_DEVICE_FLAGS_RESET). A reset that cannot take the device lock fails the open.
+  rc = pci_try_reset_function(pdev);
+  if (rc == -EAGAIN) {
+    pci_disable_device(pdev);
+    return rc;
+  }
+  vdev->reset_works = rc == 0;
   pci_save_state(pdev);
   state(vdev).config = std::make_unique<VfioPciConfig>(state(vdev));  // vfio_config_init
   return 0;
@@ -186,18 +204,35 @@ extern "C" void vfio_pci_core_disable(struct vfio_pci_core_device* vdev) {
   if (state(vdev).irq_type == VFIO_PCI_INTX_IRQ_INDEX) intx_disable(vdev);
   else if (state(vdev).irq_type != -1) msi_disable(vdev);
   pci_clear_master(pdev);  // stop the device's DMA before anything else
+  release_dev_regions(vdev);  // 6.1: each region's ops->release, then the array is freed
   if (vdev->reset_works) pci_try_reset_function(pdev);
   pci_restore_state(pdev);
   state(vdev).config.reset();
   pci_disable_device(pdev);
 }
 
-extern "C" void vfio_pci_core_close_device(struct vfio_device* core_vdev) { vfio_pci_core_disable(core_of(core_vdev)); }
+extern "C" void vfio_pci_core_close_device(struct vfio_device* core_vdev) {
+  vfio_pci_core_disable(core_of(core_vdev));
+  release_err_req_triggers(core_of(core_vdev));  // 6.1 puts the ERR and REQ eventfds after the disable
+}
 
 extern "C" long vfio_pci_core_ioctl(struct vfio_device* core_vdev, unsigned int cmd, unsigned long arg) {
   vfio_pci_core_device* vdev = core_of(core_vdev);
   pci_dev* pdev = vdev->pdev;
   void* uarg = reinterpret_cast<void*>(arg);
+  switch (cmd) {  // an ioctl the core does not know is -ENOTTY whatever its argument
+    case VFIO_DEVICE_GET_INFO:
+    case VFIO_DEVICE_GET_REGION_INFO:
+    case VFIO_DEVICE_GET_IRQ_INFO:
+    case VFIO_DEVICE_SET_IRQS:
+    case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
+    case VFIO_DEVICE_PCI_HOT_RESET:
+    case VFIO_DEVICE_RESET:
+      break;
+    default:
+      return -ENOTTY;
+  }
+  // copy_from_user of a NULL argument
   if (!uarg && cmd != VFIO_DEVICE_RESET) return -EFAULT;
   switch (cmd) {
     case VFIO_DEVICE_GET_INFO: {
@@ -206,7 +241,7 @@ extern "C" long vfio_pci_core_ioctl(struct vfio_device* core_vdev, unsigned int 
       std::memcpy(&info, uarg, minsz);
       if (info.argsz < minsz) return -EINVAL;
       info.flags = VFIO_DEVICE_FLAGS_PCI | (vdev->reset_works ? VFIO_DEVICE_FLAGS_RESET : 0);
-      info.num_regions = VFIO_PCI_NUM_REGIONS;
+      info.num_regions = VFIO_PCI_NUM_REGIONS + static_cast<__u32>(vdev->num_regions);
       info.num_irqs = VFIO_PCI_NUM_IRQS;
       std::memcpy(uarg, &info, minsz);
       return 0;
@@ -233,8 +268,7 @@ extern "C" long vfio_pci_core_ioctl(struct vfio_device* core_vdev, unsigned int 
           info.size = pci_resource_len(pdev, static_cast<int>(info.index));
           if (!info.size) break;
           info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-          // bar_mmap_supported: memory BARs of at least a page
-          if ((pci_resource_flags(pdev, static_cast<int>(info.index)) & IORESOURCE_MEM) && info.size >= 4096)
+          if (bar_mmap_supported(pdev, static_cast<int>(info.index)))
             info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
           break;
         case VFIO_PCI_ROM_REGION_INDEX:
@@ -242,7 +276,7 @@ extern "C" long vfio_pci_core_ioctl(struct vfio_device* core_vdev, unsigned int 
         case VFIO_PCI_VGA_REGION_INDEX:
           return -EINVAL;  // not a VGA device
         default:
-          return -EINVAL;
+          return dev_region_info(vdev, info, uarg);  // device-specific: type capability and chain
       }
       std::memcpy(uarg, &info, minsz);
       return 0;
@@ -268,6 +302,7 @@ extern "C" long vfio_pci_core_ioctl(struct vfio_device* core_vdev, unsigned int 
       return hot_reset(vdev, uarg);
     case VFIO_DEVICE_RESET:
       if (!vdev->reset_works) return -EINVAL;
+      zap_bar_mappings(vdev);  // vfio_pci_zap_and_down_write_memory_lock around the reset
       return pci_try_reset_function(pdev);
     default:
       return -ENOTTY;

@@ -1,7 +1,10 @@
 // vfio_pci_core's interrupts (Linux 6.1 drivers/vfio/pci/vfio_pci_intrs.c): VFIO_DEVICE_SET_IRQS
 // for INTx (eventfd trigger, automasking, mask/unmask), MSI and MSI-X (eventfd per vector, the
-// BOOL/NONE loopback forms), and the IRQ counts GET_IRQ_INFO reports.
+// BOOL/NONE loopback forms), the ERR and REQ indexes (one eventfd each), the IRQ counts
+// GET_IRQ_INFO reports, and the device request a driver's unbind relays to the user
+// (vfio_pci_core_request, which upstream keeps in vfio_pci_core.c).
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -17,6 +20,10 @@ namespace {
 irqreturn_t msi_handler(int, void* arg) {
   eventfd_signal(static_cast<eventfd_ctx*>(arg), 1);
   return IRQ_HANDLED;
+}
+
+bool wants(uint32_t flags, const uint8_t* data) {  // DATA_NONE, or DATA_BOOL with a true byte
+  return (flags & VFIO_IRQ_SET_DATA_NONE) || ((flags & VFIO_IRQ_SET_DATA_BOOL) && data[0]);
 }
 
 }  // namespace
@@ -72,43 +79,44 @@ void intx_disable(vfio_pci_core_device* vdev) {
   st.irq_type = -1;
 }
 
-// vfio_pci_set_intx_trigger / _mask / _unmask
-long set_intx(vfio_pci_core_device* vdev, uint32_t flags, unsigned count, const uint8_t* data) {
+// vfio_pci_set_intx_mask: DATA_EVENTFD (mask through an irqfd) is not implemented in 6.1 either.
+long set_intx_mask(vfio_pci_core_device* vdev, unsigned start, unsigned count, uint32_t flags, const uint8_t* data) {
+  CoreDevice& st = state(vdev);
+  if (st.irq_type != VFIO_PCI_INTX_IRQ_INDEX || start != 0 || count != 1) return -EINVAL;
+  if (flags & VFIO_IRQ_SET_DATA_EVENTFD) return -ENOTTY;
+  if (wants(flags, data)) {
+    pci_intx(vdev->pdev, 0);  // vfio_pci_intx_mask
+    st.intx_masked = true;
+  }
+  return 0;
+}
+
+// vfio_pci_set_intx_unmask
+long set_intx_unmask(vfio_pci_core_device* vdev, unsigned start, unsigned count, uint32_t flags, const uint8_t* data) {
+  CoreDevice& st = state(vdev);
+  if (st.irq_type != VFIO_PCI_INTX_IRQ_INDEX || start != 0 || count != 1) return -EINVAL;
+  if (flags & VFIO_IRQ_SET_DATA_EVENTFD) return -ENOTTY;  // unmask through a resamplefd (irqfd) is not modelled
+  // vfio_pci_intx_unmask_handler: unmask unless the device asserts again, in which case the
+  // interrupt is delivered at once (the line stays masked).
+  if (wants(flags, data) && st.intx_masked) {
+    if (pci_check_and_unmask_intx(vdev->pdev)) st.intx_masked = false;
+    else if (!st.triggers.empty() && st.triggers[0]) eventfd_signal(st.triggers[0], 1);
+  }
+  return 0;
+}
+
+// vfio_pci_set_intx_trigger
+long set_intx_trigger(vfio_pci_core_device* vdev, unsigned start, unsigned count, uint32_t flags, const uint8_t* data) {
   CoreDevice& st = state(vdev);
   const bool is_intx = st.irq_type == VFIO_PCI_INTX_IRQ_INDEX;
-  switch (flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) {
-    case VFIO_IRQ_SET_ACTION_MASK:
-      if (!is_intx) return -EINVAL;
-      if ((flags & VFIO_IRQ_SET_DATA_NONE) || ((flags & VFIO_IRQ_SET_DATA_BOOL) && data[0])) {
-        pci_intx(vdev->pdev, 0);  // vfio_pci_intx_mask
-        st.intx_masked = true;
-      } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-        return -EINVAL;
-      }
-      return 0;
-    case VFIO_IRQ_SET_ACTION_UNMASK:
-      if (!is_intx) return -EINVAL;
-      if ((flags & VFIO_IRQ_SET_DATA_NONE) || ((flags & VFIO_IRQ_SET_DATA_BOOL) && data[0])) {
-        // vfio_pci_intx_unmask_handler: unmask unless the device asserts again, in which case the
-        // interrupt is delivered at once (the line stays masked).
-        if (st.intx_masked) {
-          if (pci_check_and_unmask_intx(vdev->pdev)) st.intx_masked = false;
-          else if (!st.triggers.empty() && st.triggers[0]) eventfd_signal(st.triggers[0], 1);
-        }
-      } else if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-        return -ENOTTY;  // unmask through a resamplefd (irqfd) is not modelled
-      }
-      return 0;
-    default:
-      break;  // TRIGGER
-  }
   if (is_intx && !count && (flags & VFIO_IRQ_SET_DATA_NONE)) {
     intx_disable(vdev);
     return 0;
   }
-  if (!(is_intx || st.irq_type == -1)) return -EINVAL;
+  if (!(is_intx || st.irq_type == -1) || start != 0 || count != 1) return -EINVAL;
   if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-    const int32_t fd = *reinterpret_cast<const int32_t*>(data);
+    int32_t fd = 0;
+    std::memcpy(&fd, data, sizeof fd);
     if (!is_intx) {  // vfio_intx_enable
       if (pci_alloc_irq_vectors(vdev->pdev, 1, 1, PCI_IRQ_LEGACY) != 1) return -ENODEV;
       st.pci_2_3 = pci_intx_mask_supported(vdev->pdev);
@@ -140,8 +148,7 @@ long set_intx(vfio_pci_core_device* vdev, uint32_t flags, unsigned count, const 
     return 0;
   }
   if (!is_intx) return -EINVAL;
-  if (st.triggers[0] && ((flags & VFIO_IRQ_SET_DATA_NONE) || ((flags & VFIO_IRQ_SET_DATA_BOOL) && data[0])))
-    eventfd_signal(st.triggers[0], 1);  // loopback
+  if (st.triggers[0] && wants(flags, data)) eventfd_signal(st.triggers[0], 1);  // loopback
   return 0;
 }
 
@@ -190,7 +197,7 @@ long set_msi_trigger(vfio_pci_core_device* vdev, unsigned index, unsigned start,
   }
   if (!(st.irq_type == static_cast<int>(index) || st.irq_type == -1)) return -EINVAL;
   if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-    const auto* fds = reinterpret_cast<const int32_t*>(data);
+    const uint8_t* fds = data;  // int32_t each, as the user packed them
     const bool fresh = st.irq_type != static_cast<int>(index);
     if (fresh) {  // vfio_msi_enable
       const unsigned nvec = start + count;
@@ -206,8 +213,14 @@ long set_msi_trigger(vfio_pci_core_device* vdev, unsigned index, unsigned start,
         else st.config->set_msi_enabled(true, nvec);
       }
     }
-    for (unsigned j = 0; j < count; ++j) {  // vfio_msi_set_block
-      const int rc = set_vector_signal(vdev, start + j, fds ? fds[j] : -1);
+    if (start >= st.triggers.size() || start + count > st.triggers.size()) {  // vfio_msi_set_block
+      if (fresh) msi_disable(vdev);
+      return -EINVAL;
+    }
+    for (unsigned j = 0; j < count; ++j) {
+      int32_t fd = -1;
+      if (fds) std::memcpy(&fd, fds + j * sizeof fd, sizeof fd);
+      const int rc = set_vector_signal(vdev, start + j, fd);
       if (rc) {
         for (unsigned i = start; i < start + j; ++i) set_vector_signal(vdev, i, -1);
         if (fresh) msi_disable(vdev);
@@ -219,48 +232,125 @@ long set_msi_trigger(vfio_pci_core_device* vdev, unsigned index, unsigned start,
   if (st.irq_type != static_cast<int>(index) || start + count > st.triggers.size()) return -EINVAL;
   for (unsigned i = start; i < start + count; ++i) {  // loopback: NONE or BOOL triggers
     if (!st.triggers[i]) continue;
-    if ((flags & VFIO_IRQ_SET_DATA_NONE) || ((flags & VFIO_IRQ_SET_DATA_BOOL) && data[i - start]))
-      eventfd_signal(st.triggers[i], 1);
+    if (wants(flags, data ? data + (i - start) : nullptr)) eventfd_signal(st.triggers[i], 1);
   }
   return 0;
 }
 
-// VFIO_DEVICE_SET_IRQS: vfio_set_irqs_validate_and_prepare, then the index/action's handler.
+// vfio_pci_set_ctx_trigger_single: the ERR and REQ indexes have one eventfd each. DATA_NONE with
+// count 1 and DATA_BOOL loop back (signal it), DATA_NONE with count 0 releases it, DATA_EVENTFD
+// takes the descriptor (-1 releases; other negative values change nothing).
+long set_ctx_trigger_single(eventfd_ctx** ctx, unsigned count, uint32_t flags, const uint8_t* data) {
+  if (flags & VFIO_IRQ_SET_DATA_NONE) {
+    if (*ctx) {
+      if (count) {
+        eventfd_signal(*ctx, 1);
+      } else {
+        eventfd_ctx_put(*ctx);
+        *ctx = nullptr;
+      }
+      return 0;
+    }
+    return -EINVAL;  // nothing registered to signal or release
+  }
+  if (flags & VFIO_IRQ_SET_DATA_BOOL) {
+    if (!count) return -EINVAL;
+    if (data[0] && *ctx) eventfd_signal(*ctx, 1);
+    return 0;
+  }
+  if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+    if (!count) return -EINVAL;
+    int32_t fd = 0;
+    std::memcpy(&fd, data, sizeof fd);
+    if (fd == -1) {
+      if (*ctx) eventfd_ctx_put(*ctx);
+      *ctx = nullptr;
+    } else if (fd >= 0) {
+      eventfd_ctx* e = eventfd_ctx_fdget(fd);
+      if (IS_ERR(e)) return PTR_ERR(e);
+      if (*ctx) eventfd_ctx_put(*ctx);
+      *ctx = e;
+    }
+    return 0;
+  }
+  return -EINVAL;
+}
+
+// vfio_pci_set_err_trigger / vfio_pci_set_req_trigger
+long set_single_trigger(eventfd_ctx** ctx, unsigned start, unsigned count, uint32_t flags, const uint8_t* data) {
+  if (start != 0 || count > 1) return -EINVAL;
+  return set_ctx_trigger_single(ctx, count, flags, data);
+}
+
+// VFIO_DEVICE_SET_IRQS: vfio_pci_ioctl_set_irqs, vfio_set_irqs_validate_and_prepare, then
+// vfio_pci_set_irqs_ioctl's handler for the index and action (none: -ENOTTY).
 long set_irqs(vfio_pci_core_device* vdev, void* uarg) {
   vfio_irq_set hdr{};
   const size_t minsz = offsetof(vfio_irq_set, count) + sizeof(hdr.count);
   std::memcpy(&hdr, uarg, minsz);
-  if (hdr.argsz < minsz || hdr.index >= VFIO_PCI_NUM_IRQS) return -EINVAL;
-  if (hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) return -EINVAL;
+  const unsigned max = irq_count(vdev, hdr.index);
+  if (hdr.argsz < minsz || hdr.index >= VFIO_PCI_NUM_IRQS || hdr.count >= UINT32_MAX - hdr.start ||
+      (hdr.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
+    return -EINVAL;
+  if (hdr.start >= max || hdr.start + hdr.count > max) return -EINVAL;
   size_t size = 0;
   switch (hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
     case VFIO_IRQ_SET_DATA_NONE: size = 0; break;
     case VFIO_IRQ_SET_DATA_BOOL: size = sizeof(uint8_t); break;
     case VFIO_IRQ_SET_DATA_EVENTFD: size = sizeof(int32_t); break;
-    default: return -EINVAL;
+    default: return -EINVAL;  // none, or more than one data type
   }
-  switch (hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) {
-    case VFIO_IRQ_SET_ACTION_MASK:
-    case VFIO_IRQ_SET_ACTION_UNMASK:
-    case VFIO_IRQ_SET_ACTION_TRIGGER: break;
-    default: return -EINVAL;
-  }
-  const unsigned max = irq_count(vdev, hdr.index);
-  if (hdr.count > max || hdr.start >= max || hdr.start + hdr.count > max) return -EINVAL;
-  if (!hdr.count && !(hdr.flags & VFIO_IRQ_SET_DATA_NONE)) return -EINVAL;
   if (size && hdr.argsz - minsz < hdr.count * size) return -EINVAL;
   const uint8_t* data = size ? static_cast<const uint8_t*>(uarg) + minsz : nullptr;
-  const bool trigger = hdr.flags & VFIO_IRQ_SET_ACTION_TRIGGER;
+  CoreDevice& st = state(vdev);
+  const uint32_t action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;  // exactly one, or no handler
   switch (hdr.index) {
+    case VFIO_PCI_INTX_IRQ_INDEX:
+      if (action == VFIO_IRQ_SET_ACTION_MASK) return set_intx_mask(vdev, hdr.start, hdr.count, hdr.flags, data);
+      if (action == VFIO_IRQ_SET_ACTION_UNMASK) return set_intx_unmask(vdev, hdr.start, hdr.count, hdr.flags, data);
+      if (action == VFIO_IRQ_SET_ACTION_TRIGGER) return set_intx_trigger(vdev, hdr.start, hdr.count, hdr.flags, data);
+      break;
     case VFIO_PCI_MSI_IRQ_INDEX:
     case VFIO_PCI_MSIX_IRQ_INDEX:
-      // MASK/UNMASK of MSI vectors is not exported by Linux 6.1's vfio-pci either: -ENOTTY.
-      return trigger ? set_msi_trigger(vdev, hdr.index, hdr.start, hdr.count, hdr.flags, data) : -ENOTTY;
-    case VFIO_PCI_INTX_IRQ_INDEX:
-      return set_intx(vdev, hdr.flags, hdr.count, data);
+      // MASK/UNMASK of MSI vectors: "XXX Need masking support exported" in 6.1, no handler.
+      if (action == VFIO_IRQ_SET_ACTION_TRIGGER) return set_msi_trigger(vdev, hdr.index, hdr.start, hdr.count, hdr.flags, data);
+      break;
+    case VFIO_PCI_ERR_IRQ_INDEX:
+      if (action == VFIO_IRQ_SET_ACTION_TRIGGER && pci_is_pcie(vdev->pdev))
+        return set_single_trigger(&st.err_trigger, hdr.start, hdr.count, hdr.flags, data);
+      break;
+    case VFIO_PCI_REQ_IRQ_INDEX:
+      if (action == VFIO_IRQ_SET_ACTION_TRIGGER) return set_single_trigger(&st.req_trigger, hdr.start, hdr.count, hdr.flags, data);
+      break;
     default:
-      return -ENOTTY;  // ERR and REQ: not yet in the co-simulated vfio_pci_core
+      break;
+  }
+  return -ENOTTY;
+}
+
+// vfio_pci_core_close_device: the ERR and REQ eventfds are released with the last close.
+void release_err_req_triggers(vfio_pci_core_device* vdev) {
+  CoreDevice& st = state(vdev);
+  for (eventfd_ctx** ctx : {&st.err_trigger, &st.req_trigger}) {
+    if (*ctx) eventfd_ctx_put(*ctx);
+    *ctx = nullptr;
   }
 }
 
 }  // namespace pciesim::cosim
+
+using namespace pciesim::cosim;
+
+// vfio_pci_core_request (vfio_pci_core.c): vfio_unregister_group_dev asks the user to release the
+// device, at once and then every 10 s, through the REQ eventfd; without one it warns once.
+extern "C" void vfio_pci_core_request(struct vfio_device* core_vdev, unsigned int count) {
+  vfio_pci_core_device* vdev = core_of(core_vdev);
+  CoreDevice& st = state(vdev);
+  if (st.req_trigger) {
+    // pci_notice_ratelimited: the default ratelimit (10 per 5 s) never drops one line per 100 s
+    if (!(count % 10)) _dev_printk(KERN_NOTICE, &vdev->pdev->dev, "Relaying device request to user (#%u)\n", count);
+    eventfd_signal(st.req_trigger, 1);
+  } else if (count == 0) {
+    _dev_printk(KERN_WARNING, &vdev->pdev->dev, "No device request channel registered, blocked until released by user\n");
+  }
+}

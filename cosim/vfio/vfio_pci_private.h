@@ -1,5 +1,6 @@
 // State the co-simulated vfio_pci_core keeps per device, shared by its files (vfio_pci_core.cpp:
-// info, regions, reset; vfio_pci_intrs.cpp: SET_IRQS), as upstream's vfio_pci_priv.h is.
+// info, regions, reset; vfio_pci_intrs.cpp: SET_IRQS and the device request), as upstream's
+// vfio_pci_priv.h is.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,8 @@ struct eventfd_ctx;
 struct pci_dev;
 struct vfio_device;
 struct vfio_pci_core_device;
+struct vfio_region_info;
+struct vm_area_struct;
 
 namespace pciesim::cosim {
 
@@ -31,7 +34,10 @@ struct CoreDevice : VfioConfigDevice {
   std::vector<eventfd_ctx*> triggers;     // per vector (vdev->ctx[i].trigger)
   bool intx_masked = false;               // vdev->ctx[0].masked
   bool pci_2_3 = false;                   // INTx masking at the device works
+  eventfd_ctx* err_trigger = nullptr;     // VFIO_PCI_ERR_IRQ_INDEX (PCIe functions only)
+  eventfd_ctx* req_trigger = nullptr;     // VFIO_PCI_REQ_IRQ_INDEX: vfio_pci_core_request signals it
   vfio_pci_core_device* owner = nullptr;
+  std::vector<vm_area_struct*> vmas;      // BAR mappings with pages present (vdev->vma_list)
 };
 
 vfio_pci_core_device* core_of(vfio_device* v);
@@ -42,5 +48,19 @@ unsigned irq_count(vfio_pci_core_device* vdev, unsigned index);  // vfio_pci_get
 long set_irqs(vfio_pci_core_device* vdev, void* uarg);            // VFIO_DEVICE_SET_IRQS
 void intx_disable(vfio_pci_core_device* vdev);
 void msi_disable(vfio_pci_core_device* vdev);
+void release_err_req_triggers(vfio_pci_core_device* vdev);  // at the last close
+
+// vfio_pci_mmap.cpp
+bool bar_mmap_supported(pci_dev* pdev, int bar);  // vdev->bar_mmap_supported[bar]
+// vfio_pci_zap_and_down_write_memory_lock: every BAR mapping loses its pages; the next user access
+// faults and finds memory decoding as it is then.
+void zap_bar_mappings(vfio_pci_core_device* vdev);
+
+// vfio_pci_regions.cpp: device-specific regions (index VFIO_PCI_NUM_REGIONS and up)
+// GET_REGION_INFO for them: fills `info`, copies it and the capability chain to `uarg`; -EINVAL
+// past the last region.
+long dev_region_info(vfio_pci_core_device* vdev, vfio_region_info& info, void* uarg);
+long dev_region_rw(vfio_pci_core_device* vdev, char* buf, size_t count, long long* ppos, bool write);
+void release_dev_regions(vfio_pci_core_device* vdev);  // vfio_pci_core_disable: ops->release, then free
 
 }  // namespace pciesim::cosim

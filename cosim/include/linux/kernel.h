@@ -3,6 +3,7 @@
 #define _LINUX_KERNEL_H
 
 #include <linux/bits.h>
+#include <linux/byteorder/generic.h>
 #include <linux/compiler.h>
 #include <linux/err.h>
 #include <linux/printk.h>

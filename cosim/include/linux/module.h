@@ -72,12 +72,15 @@ void module_put(struct module *module);
 
 /* module_param(name, type, perm): bool, int, uint, long, ulong, charp. Values come from the load
  * command line ("name=value"), before module_init runs. */
-#define module_param_named(name, value, type, perm) \
+#define __cosim_module_param(name, value, type_name, perm) \
 	__attribute__((constructor)) static void __COSIM_CAT(__cosim_param_, name)(void) \
 	{ \
-		cosim_register_module_param(KBUILD_MODNAME, #name, #type, &(value), perm); \
+		cosim_register_module_param(KBUILD_MODNAME, #name, type_name, &(value), perm); \
 	}
-#define module_param(name, type, perm) module_param_named(name, name, type, perm)
+/* The type is stringified where it is an argument: passed on to another macro first, `bool`
+ * would expand to stdbool.h's _Bool. */
+#define module_param_named(name, value, type, perm) __cosim_module_param(name, value, #type, perm)
+#define module_param(name, type, perm) __cosim_module_param(name, name, #type, perm)
 #define MODULE_PARM_DESC(name, desc) __COSIM_MODINFO("parmdesc", #name ":" desc)
 
 /* module_driver (include/linux/device/driver.h) */

@@ -46,6 +46,25 @@ void vfio_unregister_group_dev(struct vfio_device *device);
 }
 #endif
 
+/* Capability chains of the info ioctls (vfio_main.c): a driver adds capabilities to `buf`, whose
+ * `next` offsets count from the chain's start; vfio_info_cap_shift moves them by the size of the
+ * info struct the chain is copied behind. */
+struct vfio_info_cap {
+	struct vfio_info_cap_header *buf;
+	size_t size;
+};
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* Appends a zeroed capability of `size` bytes with its header set: the header or ERR_PTR(-ENOMEM). */
+struct vfio_info_cap_header *vfio_info_cap_add(struct vfio_info_cap *caps, size_t size, u16 id, u16 version);
+void vfio_info_cap_shift(struct vfio_info_cap *caps, size_t offset);
+/* Appends a copy of `cap` (`size` bytes, header first): 0 or -ENOMEM. */
+int vfio_info_add_capability(struct vfio_info_cap *caps, struct vfio_info_cap_header *cap, size_t size);
+#ifdef __cplusplus
+}
+#endif
+
 /* The vfio_device must be the first member (Linux checks it with BUILD_BUG_ON_ZERO). */
 #define vfio_alloc_device(dev_struct, member, dev, ops) \
 	container_of(_vfio_alloc_device(sizeof(struct dev_struct) + \
