@@ -66,6 +66,7 @@ int eventfd_write(Kernel& k, int fd, uint64_t value) {
   if (kMax - e->count <= value) return -EAGAIN;  // would reach ULLONG_MAX (a blocking write waits)
   e->count += value;
   k.scheduler().wake_all();
+  if (value) e->wake_waiters();
   return 0;
 }
 
@@ -106,5 +107,6 @@ extern "C" __u64 eventfd_signal(struct eventfd_ctx* ctx, __u64 n) {
   ctx->count += n;
   ++ctx->signals;
   Kernel::current().scheduler().wake_all();
+  ctx->wake_waiters();
   return n;
 }

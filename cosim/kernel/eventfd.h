@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "kernel/files.h"
 
@@ -12,6 +14,18 @@ struct eventfd_ctx : pciesim::cosim::KernelFile {
   uint64_t count = 0;
   unsigned flags = 0;       // EFD_SEMAPHORE, EFD_NONBLOCK
   uint64_t signals = 0;     // eventfd_signal calls, for tests and statistics
+  // Wait-queue entries a kernel consumer registered (virqfd's poll callback): each runs on every
+  // write or signal that adds to the count, in the writer's context (eventfd_write's
+  // wake_up_locked_poll with EPOLLIN).
+  struct Waiter {
+    const void* owner;
+    std::function<void()> wake;
+  };
+  std::vector<Waiter> waiters;
+  void wake_waiters() {
+    const std::vector<Waiter> now = waiters;  // a callback may remove itself
+    for (const Waiter& w : now) w.wake();
+  }
   const char* kind() const override { return "eventfd"; }
 };
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernel/eventfd.h"
 #include "kernel/kernel.h"
 #include "vfio/vfio_pci_private.h"
 #include "kernel/kapi.h"
@@ -66,8 +67,11 @@ irqreturn_t intx_handler(int, void* arg) {
   return IRQ_HANDLED;
 }
 
+void unmask_virqfd_disable(CoreDevice& st);
+
 void intx_disable(vfio_pci_core_device* vdev) {
   CoreDevice& st = state(vdev);
+  unmask_virqfd_disable(st);  // vfio_intx_disable: the unmask and mask virqfds go first
   if (!st.triggers.empty() && st.triggers[0]) {
     free_irq(vdev->pdev->irq, &st);
     eventfd_ctx_put(st.triggers[0]);
@@ -91,17 +95,64 @@ long set_intx_mask(vfio_pci_core_device* vdev, unsigned start, unsigned count, u
   return 0;
 }
 
+// vfio_pci_intx_unmask_handler: unmask at the device unless it asserts again; 1 when it does (the
+// line stays masked and the interrupt goes to the user once more instead).
+int intx_unmask_handler(vfio_pci_core_device* vdev) {
+  CoreDevice& st = state(vdev);
+  if (!st.intx_masked) return 0;
+  const int again = pci_check_and_unmask_intx(vdev->pdev) ? 0 : 1;
+  st.intx_masked = again > 0;
+  return again;
+}
+
+// vfio_send_intx_eventfd
+void send_intx_eventfd(vfio_pci_core_device* vdev) {
+  CoreDevice& st = state(vdev);
+  if (st.irq_type == VFIO_PCI_INTX_IRQ_INDEX && !st.triggers.empty() && st.triggers[0])
+    eventfd_signal(st.triggers[0], 1);
+}
+
+// vfio_virqfd_disable(&vdev->ctx[0].unmask)
+void unmask_virqfd_disable(CoreDevice& st) {
+  if (!st.unmask_virqfd) return;
+  auto& w = st.unmask_virqfd->waiters;
+  w.erase(std::remove_if(w.begin(), w.end(), [&](const eventfd_ctx::Waiter& x) { return x.owner == &st; }), w.end());
+  eventfd_ctx_put(st.unmask_virqfd);
+  st.unmask_virqfd = nullptr;
+}
+
+// vfio_virqfd_enable(vdev, vfio_pci_intx_unmask_handler, vfio_send_intx_eventfd, ...): every
+// signal of the user's eventfd (typically KVM's resamplefd, written when the guest EOIs) unmasks
+// as an UNMASK ioctl does. One per device (-EBUSY); an event already pending runs it at once.
+long unmask_virqfd_enable(vfio_pci_core_device* vdev, int32_t fd) {
+  CoreDevice& st = state(vdev);
+  eventfd_ctx* ctx = eventfd_ctx_fdget(fd);
+  if (IS_ERR(ctx)) return PTR_ERR(ctx);
+  if (st.unmask_virqfd) {
+    eventfd_ctx_put(ctx);
+    return -EBUSY;
+  }
+  st.unmask_virqfd = ctx;
+  auto run = [vdev] {
+    if (intx_unmask_handler(vdev)) send_intx_eventfd(vdev);
+  };
+  ctx->waiters.push_back({&st, run});
+  if (ctx->count) run();
+  return 0;
+}
+
 // vfio_pci_set_intx_unmask
 long set_intx_unmask(vfio_pci_core_device* vdev, unsigned start, unsigned count, uint32_t flags, const uint8_t* data) {
   CoreDevice& st = state(vdev);
   if (st.irq_type != VFIO_PCI_INTX_IRQ_INDEX || start != 0 || count != 1) return -EINVAL;
-  if (flags & VFIO_IRQ_SET_DATA_EVENTFD) return -ENOTTY;  // unmask through a resamplefd (irqfd) is not modelled
-  // vfio_pci_intx_unmask_handler: unmask unless the device asserts again, in which case the
-  // interrupt is delivered at once (the line stays masked).
-  if (wants(flags, data) && st.intx_masked) {
-    if (pci_check_and_unmask_intx(vdev->pdev)) st.intx_masked = false;
-    else if (!st.triggers.empty() && st.triggers[0]) eventfd_signal(st.triggers[0], 1);
+  if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+    int32_t fd = 0;
+    std::memcpy(&fd, data, sizeof fd);
+    if (fd >= 0) return unmask_virqfd_enable(vdev, fd);
+    unmask_virqfd_disable(st);
+    return 0;
   }
+  if (wants(flags, data) && intx_unmask_handler(vdev)) send_intx_eventfd(vdev);
   return 0;
 }
 

@@ -33,6 +33,7 @@ struct CoreDevice : VfioConfigDevice {
   int irq_type = -1;                      // VFIO_PCI_*_IRQ_INDEX in use, -1: none (VFIO_PCI_NUM_IRQS)
   std::vector<eventfd_ctx*> triggers;     // per vector (vdev->ctx[i].trigger)
   bool intx_masked = false;               // vdev->ctx[0].masked
+  eventfd_ctx* unmask_virqfd = nullptr;   // vdev->ctx[0].unmask: an eventfd whose signals unmask INTx
   bool pci_2_3 = false;                   // INTx masking at the device works
   eventfd_ctx* err_trigger = nullptr;     // VFIO_PCI_ERR_IRQ_INDEX (PCIe functions only)
   eventfd_ctx* req_trigger = nullptr;     // VFIO_PCI_REQ_IRQ_INDEX: vfio_pci_core_request signals it

@@ -237,6 +237,48 @@ TEST_F(VariantDriver, IntxIsMaskedAtTheDeviceSignalledAndUnmaskedByTheUser) {
   EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, unmask.data()), -EINVAL) << "INTx no longer enabled";
 }
 
+TEST_F(VariantDriver, IntxUnmasksThroughAResampleEventfd) {
+  bind_and_open();
+  const int32_t efd = cosim::eventfd_create(*k, 0, EFD_NONBLOCK);
+  const int32_t resample = cosim::eventfd_create(*k, 0, EFD_NONBLOCK);
+  auto on = irq_set(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &efd, 4);
+  ASSERT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, on.data()), 0) << dmesg();
+  auto unmask_fd = irq_set(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &resample, 4);
+  ASSERT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, unmask_fd.data()), 0);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, unmask_fd.data()), -EBUSY) << "one unmask eventfd per device";
+  uint16_t cmd = PCI_COMMAND_MEMORY;
+  ASSERT_EQ(devfile->write(&cmd, 2, (uint64_t{VFIO_PCI_CONFIG_REGION_INDEX} << 40) + PCI_COMMAND), 2);
+  auto bar_write = [&](uint64_t off, uint32_t v) { ASSERT_EQ(devfile->write(&v, 4, off), 4); };
+  auto settle = [&] { k->run("irq", [] { msleep(1); }); };
+  uint64_t v = 0;
+  bar_write(0x60, 0x1);
+  settle();
+  ASSERT_EQ(cosim::eventfd_read(*k, efd, v), 0) << dmesg();
+  EXPECT_FALSE(fn(*f, "edu0").fn->intx_asserted()) << "masked at the device";
+  // Still asserting: a signal on the resample eventfd re-delivers instead of unmasking.
+  ASSERT_EQ(cosim::eventfd_write(*k, resample, 1), 0);
+  ASSERT_EQ(cosim::eventfd_read(*k, efd, v), 0) << "delivered again";
+  bar_write(0x64, 0x1);  // acknowledged at the device, then the resample unmasks
+  ASSERT_EQ(cosim::eventfd_write(*k, resample, 1), 0);
+  settle();
+  EXPECT_EQ(cosim::eventfd_read(*k, efd, v), -EAGAIN);
+  bar_write(0x60, 0x2);  // unmasked: the next interrupt arrives
+  settle();
+  ASSERT_EQ(cosim::eventfd_read(*k, efd, v), 0);
+  // fd -1 removes it: resamples no longer unmask.
+  const int32_t none = -1;
+  auto unmask_off = irq_set(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &none, 4);
+  ASSERT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, unmask_off.data()), 0);
+  bar_write(0x64, 0x2);
+  ASSERT_EQ(cosim::eventfd_write(*k, resample, 1), 0);
+  bar_write(0x60, 0x4);
+  settle();
+  EXPECT_EQ(cosim::eventfd_read(*k, efd, v), -EAGAIN) << "still masked: nothing unmasked it";
+  const int32_t bad = 99;
+  auto unmask_bad = irq_set(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &bad, 4);
+  EXPECT_EQ(devfile->ioctl(VFIO_DEVICE_SET_IRQS, unmask_bad.data()), -EBADF);
+}
+
 TEST_F(VariantDriver, HotResetInfoAndHotResetOfTheRootPortsBus) {
   bind_and_open();
   const size_t minsz = offsetof(vfio_pci_hot_reset_info, count) + sizeof(uint32_t);
