@@ -32,6 +32,14 @@ CoreDevice& state(vfio_pci_core_device* v) { return *static_cast<CoreDevice*>(v-
 
 namespace {
 
+// vdev->msix_bar: the BAR holding the MSI-X table (Table BIR), -1 without MSI-X.
+int msix_bar(pci_dev* pdev) {
+  if (!pdev->msix_cap) return -1;
+  u32 table = 0;
+  pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table);
+  return static_cast<int>(table & PCI_MSIX_TABLE_BIR);
+}
+
 // vfio_pci_core_do_io_rw: naturally aligned 4/2/1-byte MMIO.
 long bar_rw(pci_dev* pdev, unsigned bar, uint8_t* buf, size_t count, uint64_t pos, bool write) {
   const uint64_t len = pci_resource_len(pdev, bar);
@@ -268,8 +276,18 @@ extern "C" long vfio_pci_core_ioctl(struct vfio_device* core_vdev, unsigned int 
           info.size = pci_resource_len(pdev, static_cast<int>(info.index));
           if (!info.size) break;
           info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-          if (bar_mmap_supported(pdev, static_cast<int>(info.index)))
+          if (bar_mmap_supported(pdev, static_cast<int>(info.index))) {
             info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+            if (static_cast<int>(info.index) == msix_bar(pdev)) {
+              // msix_mappable_cap: the MSI-X table may be mapped too (interrupt remapping isolates
+              // what a user writes there), so the whole BAR stays mappable.
+              vfio_info_cap caps{nullptr, 0};
+              vfio_info_cap_header header{VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, 1, 0};
+              const int rc = vfio_info_add_capability(&caps, &header, sizeof(header));
+              if (rc) return rc;
+              return region_info_out(info, caps, uarg);
+            }
+          }
           break;
         case VFIO_PCI_ROM_REGION_INDEX:
           break;  // no option ROM: size 0, no flags

@@ -14,6 +14,7 @@ struct pci_dev;
 struct vfio_device;
 struct vfio_pci_core_device;
 struct vfio_region_info;
+struct vfio_info_cap;
 struct vm_area_struct;
 
 namespace pciesim::cosim {
@@ -61,6 +62,8 @@ void zap_bar_mappings(vfio_pci_core_device* vdev);
 // GET_REGION_INFO for them: fills `info`, copies it and the capability chain to `uarg`; -EINVAL
 // past the last region.
 long dev_region_info(vfio_pci_core_device* vdev, vfio_region_info& info, void* uarg);
+// The end of GET_REGION_INFO for any region: the CAPS flag, argsz and the chain (freed here).
+long region_info_out(vfio_region_info& info, vfio_info_cap& caps, void* uarg);
 long dev_region_rw(vfio_pci_core_device* vdev, char* buf, size_t count, long long* ppos, bool write);
 void release_dev_regions(vfio_pci_core_device* vdev);  // vfio_pci_core_disable: ops->release, then free
 

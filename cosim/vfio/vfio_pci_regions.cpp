@@ -43,7 +43,10 @@ long dev_region_info(vfio_pci_core_device* vdev, vfio_region_info& info, void* u
     kfree(caps.buf);  // (6.1 returns without freeing the chain here)
     return rc;
   }
+  return region_info_out(info, caps, uarg);
+}
 
+long region_info_out(vfio_region_info& info, vfio_info_cap& caps, void* uarg) {
   // vfio_pci_ioctl_get_region_info: with capabilities the CAPS flag is set; a buffer too small for
   // them learns the size it needs (argsz) and gets no chain (cap_offset 0); a large enough one
   // gets the chain right after the struct, its `next` offsets counted from the struct's start.

@@ -189,5 +189,67 @@ TEST_F(UserProcessTest, ExitClosesWhatTheProcessOpened) {
   EXPECT_EQ(k->files().open_count(), 0u);
 }
 
+// An NVMe-like endpoint whose MSI-X table lives in BAR0: vfio-pci keeps BAR0 mappable and says so
+// with VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (6.1 msix_mappable_cap).
+struct VfioMsixBar : KernelFixture {};
+
+TEST_F(VfioMsixBar, TheMsixBarAnnouncesThatItsTableIsMappable) {
+  const char* yaml = R"(
+name: msix-bar
+memory: {base: 0, size: 1GiB}
+root_complexes:
+  - name: rc0
+    root_ports:
+      - name: rp0
+        device: 1
+        acs: {capability: [SV, RR, CR, UF]}
+        below:
+          endpoint:
+            name: nvme0
+            functions:
+              - {function: 0, vendor: 0x144d, device: 0xa808, class: 0x010802,
+                 bars: [{index: 0, size: 16KiB, type: mem64}], msix: 33}
+iommus:
+  - {name: dmar0, preset: qemu-7.2, include_all: true}
+)";
+  KernelFixture& fx = *this;
+  fx.boot(yaml);
+  ASSERT_EQ(fx.k->load_module("vfio_pci"), 0);
+  const std::string name = fx.dev("nvme0").name;
+  ASSERT_EQ(fx.k->sysfs().write("/sys/bus/pci/devices/" + name + "/driver_override", "vfio-pci"), 0);
+  ASSERT_EQ(fx.k->sysfs().write("/sys/bus/pci/drivers_probe", name), 0);
+  cosim::UserProcess p(*fx.k, "test");
+  const int container = p.open("/dev/vfio/vfio", O_RDWR);
+  const int group = p.open("/dev/vfio/" + std::to_string(fx.k->iommu().group_of(fx.dev("nvme0"))->id), O_RDWR);
+  ASSERT_EQ(p.ioctl(group, VFIO_GROUP_SET_CONTAINER, const_cast<int*>(&container)), 0);
+  ASSERT_EQ(p.ioctl(container, VFIO_SET_IOMMU, reinterpret_cast<void*>(uintptr_t{VFIO_TYPE1v2_IOMMU})), 0);
+  std::vector<char> n(name.begin(), name.end());
+  n.push_back('\0');
+  const int device = static_cast<int>(p.ioctl(group, VFIO_GROUP_GET_DEVICE_FD, n.data()));
+  ASSERT_GE(device, 0);
+  vfio_region_info head{};
+  head.argsz = sizeof head;
+  head.index = VFIO_PCI_BAR0_REGION_INDEX;
+  ASSERT_EQ(p.ioctl(device, VFIO_DEVICE_GET_REGION_INFO, &head), 0);
+  EXPECT_EQ(head.flags, VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_MMAP |
+                            VFIO_REGION_INFO_FLAG_CAPS);
+  EXPECT_EQ(head.size, 16384u);
+  EXPECT_EQ(head.cap_offset, 0u) << "too small for the chain";
+  ASSERT_EQ(head.argsz, sizeof head + sizeof(vfio_info_cap_header));
+  std::vector<uint8_t> full(head.argsz);
+  auto* info = reinterpret_cast<vfio_region_info*>(full.data());
+  info->argsz = head.argsz;
+  info->index = VFIO_PCI_BAR0_REGION_INDEX;
+  ASSERT_EQ(p.ioctl(device, VFIO_DEVICE_GET_REGION_INFO, info), 0);
+  ASSERT_EQ(info->cap_offset, sizeof(vfio_region_info));
+  const auto* cap = reinterpret_cast<const vfio_info_cap_header*>(full.data() + info->cap_offset);
+  EXPECT_EQ(cap->id, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE);
+  EXPECT_EQ(cap->version, 1);
+  EXPECT_EQ(cap->next, 0u);
+  // The table's page maps like the rest of the BAR.
+  int err = 0;
+  EXPECT_NE(p.mmap(16384, PROT_READ | PROT_WRITE, MAP_SHARED, device, 0, err), nullptr) << err;
+}
+
 }  // namespace
 }  // namespace pciesim::test
