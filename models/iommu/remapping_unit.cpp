@@ -208,6 +208,44 @@ void RemappingUnit::dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   hand_on(gp, delay, output);
 }
 
+namespace {
+constexpr uint64_t kSmallPage = 4096, kOneGiB = 1ull << 30;
+
+// [addr, addr + len) lies inside the naturally aligned `page_size` page holding addr.
+inline bool within_page(uint64_t addr, unsigned len, uint64_t page_size) {
+  return (addr & (page_size - 1)) + len <= page_size;
+}
+// A request that starts below the interrupt range and runs into it.
+inline bool runs_into_interrupt_range(uint64_t addr, unsigned len) {
+  return addr < RemappingUnit::kInterruptBase && RemappingUnit::kInterruptBase - addr < len;
+}
+
+Request request_for(const tlm::tlm_generic_payload& gp, const PcieExtension& ext) {
+  Request req;
+  req.source = ext.requester;
+  req.has_pasid = ext.has_pasid;
+  req.pasid = ext.pasid;
+  req.write = !gp.is_read();
+  req.execute = ext.execute;
+  req.privileged = ext.privileged;
+  req.at = ext.at;
+  req.addr = gp.get_address();
+  return req;
+}
+
+// The Translation an IOTLB hit stands for (CacheHooks::find_translation).
+Translation from_entry(const IotlbEntry& e, uint64_t addr, uint16_t did) {
+  Translation t;
+  t.output = e.translate(addr);
+  t.page_size = e.page_size;
+  t.rights = e.rights;
+  t.snoop = e.snoop;
+  t.pass_through = e.pass_through;
+  t.domain_id = did;
+  return t;
+}
+}  // namespace
+
 bool RemappingUnit::begin_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
                                       uint64_t& output) {
   ext.add_hop(m_hop);
@@ -233,22 +271,36 @@ bool RemappingUnit::begin_translation(tlm::tlm_generic_payload& gp, PcieExtensio
     output = e->translate(addr);
     ext.iommu_output = output;
     ext.iommu_domain = found.context->did;
-    return true;
+    // Inside the entry's 4 KiB or 2 MiB page: one translation, one hand-on. (0xFEE00000 is 2 MiB
+    // aligned: only a 1 GiB page holds both sides of it.)
+    if (within_page(addr, gp.get_data_length(), e->page_size) && e->page_size < kOneGiB) return true;
+    return hit_beyond_small_page(gp, ext, delay, *e, found.context->did);
   }
   return finish_translation(gp, ext, delay, output, &found);
 }
 
+bool RemappingUnit::hit_beyond_small_page(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
+                                          const IotlbEntry& e, uint16_t did) {
+  const uint64_t addr = gp.get_address();
+  const unsigned len = gp.get_data_length();
+  if (within_page(addr, len, e.page_size) && !(gp.is_write() && runs_into_interrupt_range(addr, len)))
+    return true;  // inside a 1 GiB page
+  hand_on_pages(gp, ext, delay - m_timing.iotlb_hit, delay, from_entry(e, addr, did));
+  return false;
+}
+
 bool RemappingUnit::finish_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
                                        uint64_t& output, const VtdCaches::LegacyLookup* found) {
-  Request req;
-  req.source = ext.requester;
-  req.has_pasid = ext.has_pasid;
-  req.pasid = ext.pasid;
-  req.write = !gp.is_read();
-  req.execute = ext.execute;
-  req.privileged = ext.privileged;
-  req.at = ext.at;
-  req.addr = gp.get_address();
+  const sc_core::sc_time arrival = delay;  // begin_translation added nothing yet
+  const Request req = request_for(gp, ext);
+  const unsigned len = gp.get_data_length();
+  // Untranslated requests (with or without PASID) are translated page by page; a translated
+  // request (AT = 10b) carries addresses the device's ATC translated, and passes or is blocked
+  // whole, and a translation request completes here.
+  const bool by_page = req.at == AddressType::Untranslated;
+  // A write without PASID that runs into 0xFEEx_xxxx: the part from there on is an interrupt
+  // request (see hand_on_pages).
+  const bool into_interrupts = by_page && !req.has_pasid && req.write && runs_into_interrupt_range(req.addr, len);
 
   Translation t;
   if (!m_regs->translation_enabled()) {
@@ -259,6 +311,11 @@ bool RemappingUnit::finish_translation(tlm::tlm_generic_payload& gp, PcieExtensi
     t = translate_cached(req, delay, found);
   }
   if (!t.ok()) {
+    // A posted write's TLPs in later pages are requests of their own (hand_on_pages).
+    if (by_page && req.write && !within_page(req.addr, len, kSmallPage)) {
+      hand_on_pages(gp, ext, arrival, delay, t);
+      return false;
+    }
     record_fault(req, t);
     ext.fail(Outcome::IommuFault, m_hop, AcsBit::None, static_cast<uint16_t>(t.fault));
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);  // completes as UR
@@ -279,8 +336,218 @@ bool RemappingUnit::finish_translation(tlm::tlm_generic_payload& gp, PcieExtensi
     gp.set_response_status(tlm::TLM_OK_RESPONSE);
     return false;
   }
+  // Pass-through (TE off, legacy TT 10b, PGTT 100b, translated requests) is the identity for
+  // every page: one hand-on, unless a write runs into the interrupt range.
+  if (into_interrupts || (by_page && !t.pass_through && !within_page(req.addr, len, t.page_size))) {
+    hand_on_pages(gp, ext, arrival, delay, t);
+    return false;
+  }
   output = t.output;
   return true;
+}
+
+Translation RemappingUnit::translate_page(const Request& req, sc_core::sc_time& delay) {
+  if (!m_regs->translation_enabled()) {
+    Translation t;
+    t.pass_through = true;
+    t.output = req.addr;
+    return t;
+  }
+  ++m_translations;
+  if (req.at != AddressType::Untranslated || req.has_pasid || !legacy_translating())
+    return translate_cached(req, delay, nullptr);
+  // begin_translation's hit probe
+  const VtdCaches::LegacyLookup found = m_caches.lookup_legacy(req.source.raw(), req.addr);
+  const IotlbEntry* e = found.entry;
+  if (e && (req.write ? e->rights.write : e->rights.read)) {
+    delay += m_timing.iotlb_hit;
+    return from_entry(*e, req.addr, found.context->did);
+  }
+  return translate_cached(req, delay, &found);
+}
+
+// A request spanning pages, as the TLPs a device sends for it (PCIe 6.0 2.2.7: a request must not
+// cross a 4 KiB boundary; the unit translates every TLP): piece by piece, in address order, each
+// piece the bytes one translation covers (up to the end of its page: 4 KiB, or the superpage of
+// the IOTLB entry or leaf; a faulting piece up to the next 4 KiB boundary, the smallest page
+// there is), and for a write without PASID never across 0xFEE00000.
+//   - Pieces whose outputs are physically contiguous are merged and handed on as one
+//     sub-payload (address, data pointer and length of the run; the payload is restored after);
+//     the host bus and DRAM see one access per run, as they see one for a request inside a page.
+//   - A faulting piece is recorded with its own page's address (FRCD.FI) and reason. Runs before
+//     it have been handed on (writes landed, reads filled). A read ends there: the faulting piece
+//     and every later byte read as all ones (the fault fill: the UR completion, PCIe 2.3.2), and
+//     no later page is requested. A write goes on: the later pages' posted write TLPs are
+//     requests of their own (PCIe 2.4.1: a posted write needs no completion and nothing makes
+//     the device stop sending the rest), each translated on its own, so a mapped page after an
+//     unmapped one is written and every unmapped page records its fault.
+//   - A run the host bus or memory refuses (UR) ends a read the same way; a write goes on.
+//   - The part of a write without PASID from 0xFEE00000 on is what a write starting there is
+//     today (VT-d 3.15: requests without PASID to 0xFEEx_xxxx are interrupt requests, not
+//     remapped): one interrupt request taking its first DWORD, whatever follows; the pieces below
+//     it are DMA. QEMU's intel_iommu also treats non-DWORD writes there as interrupt requests.
+//   - Verdict and response status: the first piece that failed (fault, UR, interrupt fault)
+//     decides, else the first run delivered; the hops are the unit's then that piece's.
+// Timing, by the burst model of models/pcie/link.h (head: the first TLP at the unit; head + tail:
+// its last byte; bytes in between arrive in proportion): piece k reaches the unit when its first
+// byte does, and is translated then or once piece k-1's translation is done, whichever is later
+// (the unit translates one requester's TLPs in order; each translation costs what a lone request's
+// does: UnitTiming::iotlb_hit for a hit, the walk with the page-walker queue for a miss). A run
+// is handed on when its first piece's translation is done, its last byte following as the
+// pieces' bytes arrived (each delayed by its own piece's translation). The request leaves the
+// unit with head = the earliest time any piece went on (or ended), tail = the latest minus that.
+// So a burst whose later pages hit the IOTLB takes the time the single hand-on took (each hit is
+// made while that page's bytes are still arriving), and a later page's miss delays that page's
+// bytes, and the pages behind it, by its walk, as the same miss on a request of its own would.
+void RemappingUnit::hand_on_pages(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time arrival,
+                                  sc_core::sc_time& delay, Translation t) {
+  // Several accesses behind the unit: not a route the route cache describes (route_cache.h).
+  if (ext.recorder) ext.recorder->uncacheable();
+  const sc_core::sc_time now = sc_core::sc_time_stamp();
+  const uint64_t addr = gp.get_address();
+  const unsigned len = gp.get_data_length();
+  unsigned char* const data = gp.get_data_ptr();
+  const unsigned width = gp.get_streaming_width();
+  const bool read = gp.is_read();
+  const bool interrupts = !read && ext.at == AddressType::Untranslated && !ext.has_pasid;
+  const sc_core::sc_time head = now + arrival, tail = ext.tail;
+  // When the first byte at `offset` reaches the unit, relative to head.
+  auto share = [&](uint64_t offset) { return offset >= len ? tail : tail * (double(offset) / double(len)); };
+  Request req = request_for(gp, ext);
+
+  // What the pieces did: the one that decides the verdict, and the window they left the unit in.
+  const uint8_t hops_before = ext.hop_count;
+  const bool truncated_before = ext.hops_truncated;
+  struct Decided {
+    bool set = false, failed = false;
+    Verdict verdict;
+    tlm::tlm_response_status status = tlm::TLM_INCOMPLETE_RESPONSE;
+    std::array<HopId, kMaxHops> hops{};
+    uint8_t hop_count = 0;
+    bool truncated = false;
+  } decided;
+  auto decide = [&](bool failed, tlm::tlm_response_status status) {
+    if (decided.set && (decided.failed || !failed)) return;  // the first failure, else the first success
+    decided.set = true;
+    decided.failed = failed;
+    decided.verdict = ext.verdict;
+    decided.status = status;
+    decided.hops = ext.hops;
+    decided.hop_count = ext.hop_count;
+    decided.truncated = ext.hops_truncated;
+  };
+  sc_core::sc_time first = sc_core::sc_max_time(), last = sc_core::SC_ZERO_TIME;
+  auto left = [&](sc_core::sc_time from, sc_core::sc_time to) {
+    first = std::min(first, from);
+    last = std::max(last, to);
+  };
+  // Starts a sub-payload [offset, offset + bytes) of the request at `at`.
+  auto sub_payload = [&](uint64_t offset, uint64_t at, uint64_t bytes) {
+    gp.set_address(at);
+    gp.set_data_ptr(data ? data + offset : nullptr);
+    gp.set_data_length(static_cast<unsigned>(bytes));
+    gp.set_streaming_width(static_cast<unsigned>(bytes));
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    ext.verdict = Verdict{};  // the piece's own outcome
+    ext.hop_count = hops_before;
+    ext.hops_truncated = truncated_before;
+  };
+
+  struct Run {
+    uint64_t offset = 0, output = 0, bytes = 0;
+    sc_core::sc_time start, end;  // its first TLP goes on / its last byte is there
+  } run;
+  bool have_run = false;
+  // Hands the pending run on; false when the host bus or memory refused it.
+  auto send = [&]() {
+    have_run = false;
+    sub_payload(run.offset, run.output, run.bytes);
+    sc_core::sc_time d = run.start - now;
+    ext.tail = run.end - run.start;
+    mem_out->b_transport(gp, d);
+    left(now + d, now + d + ext.tail);
+    const bool ok = gp.get_response_status() == tlm::TLM_OK_RESPONSE;
+    decide(!ok, gp.get_response_status());
+    return ok;
+  };
+  // A read ends at `offset`: the rest reads as all ones.
+  auto end_read = [&](uint64_t offset) {
+    if (data && offset < len) std::memset(data + offset, 0xff, len - offset);
+  };
+
+  sc_core::sc_time done = now + delay;  // the first piece's translation is done
+  uint64_t offset = 0;
+  for (;;) {
+    const uint64_t at = addr + offset;
+    uint64_t bytes = len - offset;
+    if (!t.pass_through) {
+      const uint64_t page = t.ok() ? std::max(t.page_size, kSmallPage) : kSmallPage;
+      bytes = std::min(bytes, page - (at & (page - 1)));
+    }
+    if (interrupts && at < kInterruptBase) bytes = std::min(bytes, kInterruptBase - at);
+    // The piece's bytes follow its first TLP as they arrived, each after the piece's translation.
+    const sc_core::sc_time piece_end = done + (share(offset + bytes) - share(offset));
+    if (t.ok()) {
+      if (have_run && run.offset + run.bytes == offset && run.output + run.bytes == t.output) {
+        run.bytes += bytes;  // physically contiguous with the run
+        run.end = std::max(run.end, piece_end);
+      } else {
+        if (have_run && !send() && read) {
+          end_read(run.offset + run.bytes);
+          break;
+        }
+        run = Run{offset, t.output, bytes, done, piece_end};
+        have_run = true;
+      }
+    } else {
+      if (have_run && !send() && read) {
+        end_read(run.offset + run.bytes);
+        break;
+      }
+      req.addr = at;  // FRCD.FI: this piece's page
+      record_fault(req, t);
+      ext.verdict = Verdict{};
+      ext.hop_count = hops_before;
+      ext.hops_truncated = truncated_before;
+      ext.fail(Outcome::IommuFault, m_hop, AcsBit::None, static_cast<uint16_t>(t.fault));
+      decide(true, tlm::TLM_ADDRESS_ERROR_RESPONSE);
+      left(done, piece_end);
+      if (read) {
+        end_read(offset);
+        break;
+      }
+    }
+    offset += bytes;
+    if (offset >= len) {
+      if (have_run && !send() && read) end_read(run.offset + run.bytes);
+      break;
+    }
+    // The next piece reaches the unit with its first byte, and waits for the one before it.
+    sc_core::sc_time d = std::max(head + share(offset), done) - now;
+    if (interrupts && addr + offset == kInterruptBase) {
+      if (have_run) send();  // a write: it goes on whatever happened to the run
+      sub_payload(offset, kInterruptBase, len - offset);
+      interrupt(gp, ext, d);
+      left(now + d, now + d + (tail - share(offset)));
+      decide(gp.get_response_status() != tlm::TLM_OK_RESPONSE, gp.get_response_status());
+      break;
+    }
+    req.addr = addr + offset;
+    t = translate_page(req, d);
+    done = now + d;
+  }
+
+  gp.set_address(addr);
+  gp.set_data_ptr(data);
+  gp.set_data_length(len);
+  gp.set_streaming_width(width);
+  gp.set_response_status(decided.status);
+  ext.verdict = decided.verdict;
+  ext.hops = decided.hops;
+  ext.hop_count = decided.hop_count;
+  ext.hops_truncated = decided.truncated;
+  delay = first - now;
+  ext.tail = last - first;
 }
 
 void RemappingUnit::hand_on(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, uint64_t output) {

@@ -78,6 +78,13 @@ class RemappingUnit : public sc_core::sc_module, public RouteTranslator {
   // The two halves of dma() (RouteTranslator, models/pcie/route_cache.h): everything up to
   // handing the request on at the translated address, and handing it on. The route cache's replay
   // of a route through this unit calls them as dma() does.
+  //
+  // A request whose bytes all lie in the page its translation covers (4 KiB, or the 2 MiB / 1 GiB
+  // superpage of the IOTLB entry or walk) is translated once and handed on once. One that spans
+  // more pages is what a device sends as separate TLPs (PCIe 6.0 2.2.7: no TLP crosses a 4 KiB
+  // boundary), each translated on its own: begin_translation translates it page by page and
+  // hands the pieces on itself (hand_on_pages), then returns false. See docs/vtd.md, "Requests
+  // that span pages".
   bool begin_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
                          uint64_t& output) override;
   void hand_on(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay, uint64_t output) override;
@@ -93,6 +100,21 @@ class RemappingUnit : public sc_core::sc_module, public RouteTranslator {
   // The rest of begin_translation once the request is known not to be an interrupt.
   bool finish_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
                           uint64_t& output, const VtdCaches::LegacyLookup* found);
+  // begin_translation's IOTLB hit `e` for a request that is not inside a 4 KiB or 2 MiB page:
+  // true when it lies inside the entry's 1 GiB page (and does not run into the interrupt range),
+  // else hands it on page by page (hand_on_pages) and returns false. Off the hit path.
+  [[gnu::cold, gnu::noinline]] bool hit_beyond_small_page(tlm::tlm_generic_payload& gp, PcieExtension& ext,
+                                                          sc_core::sc_time& delay, const IotlbEntry& e, uint16_t did);
+  // One translation of the page holding req.addr, as begin_translation makes it (IOTLB hit probe,
+  // else translate_cached), with its timing added to `delay`.
+  Translation translate_page(const Request& req, sc_core::sc_time& delay);
+  // A request that spans more than the page `first` (its first byte's translation, already
+  // charged to `delay`; `arrival`: the delay the request reached the unit with) covers, or a
+  // write that runs into the interrupt range: the rest is translated page by page and every
+  // physically contiguous run handed on as a sub-payload; the request ends here (verdict,
+  // response status, delay and tail set). See the definition.
+  void hand_on_pages(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time arrival,
+                     sc_core::sc_time& delay, Translation first);
   // Translation enabled with a legacy-mode root table: derived from the registers, re-read when
   // they have changed (RegisterFile::changes).
   bool legacy_translating() {

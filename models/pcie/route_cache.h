@@ -36,8 +36,9 @@
 // the other host targets) once the unit said where it hands the request on. At replay:
 //   - the translated request [output, output + len) lies inside [out_lo, out_hi]: the cached
 //     steps after the unit run on the output address (DRAM access), then the completions' steps;
-//   - anything else (a fault, an interrupt request, an ATS translation completion, an output the
-//     host bus decodes elsewhere): nothing has been charged twice, because the pre-unit steps and
+//   - anything else (a fault, an interrupt request, an ATS translation completion, a request
+//     spanning pages that the unit translated page by page and handed on piece by piece itself,
+//     an output the host bus decodes elsewhere): nothing has been charged twice, because the pre-unit steps and
 //     the unit itself are exactly what the full path did up to there. The replay goes on the way
 //     the full path does from the unit: RouteTranslator::hand_on (the unit's mem_out, hop by hop
 //     from there) when the unit passed the request on, then the completions' steps of the route
@@ -45,7 +46,9 @@
 //     Endpoint::issue's end (burst tail, UR when nobody ended it).
 // RootComplex::go_upstream notes that the request leaves through a module on its upstream path
 // (RouteRecorder::upstream_module); the unit records its own step (RemappingUnit::dma), and a
-// module that does not (any other sc_module bound there) leaves the route uncacheable. The host
+// module that does not (any other sc_module bound there) leaves the route uncacheable. A request
+// the unit hands on in pieces (RemappingUnit::hand_on_pages) is never stored: the unit marks it
+// uncacheable, and a route never holds more than one DRAM access. The host
 // bus checks that a TLP from a unit's socket was recorded
 // after a unit step and one from a root complex was not (SystemBus::note_dram_route).
 //
@@ -88,7 +91,8 @@ class RouteTranslator {
   virtual ~RouteTranslator() = default;
   // Everything the unit does with a request before it hands it on (hop, iommu_* fields, timing
   // added to `delay`, statistics, faults, interrupts, ATS). True with the address it hands the
-  // request on at; false when it ended the request itself (verdict and response set).
+  // whole request on at; false when it ended the request itself (verdict and response set),
+  // including a request spanning pages that it handed on piece by piece.
   virtual bool begin_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
                                  uint64_t& output) = 0;
   // Hands the request on to the host bus at `output`; the payload's address is restored after.

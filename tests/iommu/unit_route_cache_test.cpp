@@ -5,8 +5,8 @@
 // DMA sequence from both must give the same delays, verdicts, fault reasons, hops, iommu_* record,
 // data, DRAM counters, link statistics and unit statistics (translations, faults, table reads,
 // IOTLB hits and misses, fault recording registers): IOTLB hits, misses, faults, a stale
-// translation until its invalidation, TE off and on, outputs the host bus sends elsewhere, and
-// interrupt requests.
+// translation until its invalidation, TE off and on, outputs the host bus sends elsewhere,
+// interrupt requests, and requests spanning pages the unit translates page by page.
 #include <algorithm>
 #include <cstring>
 #include <sstream>
@@ -83,6 +83,9 @@ constexpr uint64_t kHighIova = 0xfe000000;                  // near the interrup
 constexpr uint64_t kHoleIova = 0x50000000;                  // mapped into the PCI hole (no DRAM)
 constexpr uint64_t kBeyondIova = 0x50001000;                // mapped beyond DRAM
 constexpr uint64_t kReadOnlyIova = 0x50002000;
+// Four 4 KiB IOVA pages: two mapped to non-adjacent physical pages, one not mapped, one mapped.
+constexpr uint64_t kSplitIova = 0x60000000;
+constexpr uint64_t kSplitPages[4] = {0x30000, 0x38000, 0, 0x34000};  // offsets into the region; [2] unmapped
 
 std::string twin(int t, const std::string& base) { return (t ? "B_" : "A_") + base; }
 std::string normalised(std::string name) {
@@ -151,6 +154,7 @@ struct UnitTwins : ::testing::Test {
       vtd::SlMapping ro;
       ro.write = false;
       ASSERT_TRUE(dom.map(kReadOnlyIova, kRegion[t] + 0x20000, 4096, ro));
+      for (int p : {0, 1, 3}) ASSERT_TRUE(dom.map(kSplitIova + 0x1000 * p, kRegion[t] + kSplitPages[p], 4096));
       drv[t]->enable_queue();
     }
     fn(*f, "B_EP").endpoint->route_cache().set_enabled(false);
@@ -250,6 +254,15 @@ struct UnitTwins : ::testing::Test {
       }
     }
   }
+  // The twin's DRAM at `offset` into its region.
+  std::vector<uint8_t> region(int t, uint64_t offset, size_t len) {
+    std::vector<uint8_t> v(len);
+    EXPECT_TRUE(f->dram().read(kRegion[t] + offset, v.data(), len));
+    return v;
+  }
+  static std::vector<uint8_t> slice(const std::vector<uint8_t>& v, size_t from, size_t n) {
+    return {v.begin() + from, v.begin() + from + n};
+  }
   void expect_same_memory() {
     std::vector<uint8_t> a(kRegionBytes), b(kRegionBytes);
     ASSERT_TRUE(f->dram().read(kRegion[0], a.data(), a.size()));
@@ -266,7 +279,7 @@ struct UnitTwins : ::testing::Test {
     for (uint64_t page = 0; page < 16; ++page) both(TlpKind::MemRead, kIova + page * 8192 + 128, 64);
     both(TlpKind::MemRead, kIova + 0x3f0, 300, off, sc_time(3, SC_NS));
     both(TlpKind::MemWrite, kIova + 0x5002, 9000, {}, sc_time(7, SC_NS));
-    both(TlpKind::MemRead, kIova + 0xfe0, 64);  // crosses a 4 KiB page: the first page's translation
+    both(TlpKind::MemRead, kIova + 0xfe0, 64);  // crosses a 4 KiB page: translated page by page
     both(TlpKind::AtomicOp, kIova + 0x800, 8);
     for (uint64_t o = 0; o < 4 * (2ull << 20); o += 0x81040) both(TlpKind::MemWrite, kIova2M + o % kRegionBytes, 64);
   }
@@ -383,4 +396,65 @@ TEST_F(UnitTwins, TeOffUnitRouteIsRecordedAsAUnitRoute) {
   EXPECT_EQ(second.path, first.path);
   EXPECT_NE(std::find(second.path.begin(), second.path.end(), "X_DMAR"), second.path.end());
   EXPECT_EQ(second.iommu_unit, "X_DMAR");
+}
+
+TEST_F(UnitTwins, MultiPageRequestsAgreeWithAndWithoutTheCache) {
+  // A request spanning pages finds the route cached for its key (the decisions before the unit
+  // hold for the whole IOVA range), and the unit translates it page by page and hands the pieces
+  // on itself: the replay goes on from the unit as the full path does, with the same results.
+  for (int t = 0; t < 2; ++t) {
+    drv[t]->set_root_table();
+    drv[t]->enable_translation();
+  }
+  DmaOptions off;
+  off.record_path = false;
+  both(TlpKind::MemWrite, kSplitIova + 0x100, 64);
+  both(TlpKind::MemRead, kSplitIova + 0x100, 64);
+  both(TlpKind::MemWrite, kSplitIova + 0x140, 64, off);
+  const uint64_t hits = cache(0).hits(), departures = cache(0).unit_departures();
+  ASSERT_GT(hits, 0u);
+
+  // Across two pages that map to non-adjacent physical pages.
+  Result w = both(TlpKind::MemWrite, kSplitIova + 0xf80, 256);
+  EXPECT_EQ(w.verdict.outcome, Outcome::Delivered);
+  EXPECT_EQ(w.iommu_output_offset, int64_t(kSplitPages[0] + 0xf80));
+  for (int t = 0; t < 2; ++t) {
+    EXPECT_EQ(region(t, kSplitPages[0] + 0xf80, 128), slice(w.data, 0, 128)) << t;
+    EXPECT_EQ(region(t, kSplitPages[1], 128), slice(w.data, 128, 128)) << t;
+  }
+  Result r = both(TlpKind::MemRead, kSplitIova + 0xf00, 512, {}, sc_time(5, SC_NS));
+  EXPECT_EQ(r.verdict.outcome, Outcome::Delivered);
+  EXPECT_EQ(slice(r.data, 0x80, 256), w.data);
+  EXPECT_EQ(slice(r.data, 0x100, 0x100), region(0, kSplitPages[1], 0x100));
+  both(TlpKind::MemRead, kSplitIova + 0x123, 4000, off);  // an edu transfer at an unaligned IOVA
+  both(TlpKind::MemWrite, kSplitIova + 0x7f0, 0x1000, off, sc_time(2, SC_NS));
+
+  // Into the unmapped page: faults there, the first page's bytes written / read.
+  Result wf = both(TlpKind::MemWrite, kSplitIova + 0x1f00, 0x200);
+  EXPECT_EQ(wf.verdict.outcome, Outcome::IommuFault);
+  EXPECT_EQ(region(0, kSplitPages[1] + 0xf00, 0x100), slice(wf.data, 0, 0x100));
+  expect_same_units("after a write into the unmapped page");
+  for (int t = 0; t < 2; ++t) {  // the one fault recording register: clear it for the next
+    drv[t]->write(unit(t).caps().fro() + 12, 0x80000000u);
+    drv[t]->write(vtd::reg::kFsts, 0x3);
+  }
+  Result rf = both(TlpKind::MemRead, kSplitIova + 0x1f00, 0x200);
+  EXPECT_EQ(rf.verdict.outcome, Outcome::IommuFault);
+  EXPECT_EQ(slice(rf.data, 0, 0x100), region(0, kSplitPages[1] + 0xf00, 0x100));
+  EXPECT_EQ(slice(rf.data, 0x100, 0x100), std::vector<uint8_t>(0x100, 0xff));
+  // Across the unmapped page into the next mapped one: the posted write goes on there.
+  Result wff = both(TlpKind::MemWrite, kSplitIova + 0x1f80, 0x1100);
+  EXPECT_EQ(wff.verdict.outcome, Outcome::IommuFault);
+  EXPECT_EQ(region(0, kSplitPages[3], 0x80), slice(wff.data, 0x1080, 0x80));
+  // A 2 MiB page covers a crossing of 4 KiB pages; physically contiguous 4 KiB pages merge.
+  both(TlpKind::MemWrite, kIova2M + 0x1ff00, 0x300);
+  both(TlpKind::MemRead, kIova + 0x7f00, 0x2000);
+  both(TlpKind::MemWrite, kIova + 0x10f00, 0x2000, off);
+
+  expect_same_units("after the multi-page requests");
+  expect_same_links("after the multi-page requests");
+  expect_same_memory();
+  EXPECT_GT(cache(0).hits(), hits + 8);
+  EXPECT_GT(cache(0).unit_departures(), departures + 8);  // every multi-page request left the route at the unit
+  EXPECT_EQ(cache(1).hits() + cache(1).fills(), 0u);
 }
