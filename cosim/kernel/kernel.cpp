@@ -107,6 +107,8 @@ void Kernel::boot() {
     if (irq > 0) m_irq->set_line(static_cast<unsigned>(irq), asserted);
   });
   m_booted = true;
+  // device_initcall: the built-in PCIe port driver binds the ports (when this program links it).
+  if (ModuleRegistry::instance().find("pcieport")) load_module("pcieport");
 }
 
 int Kernel::load_module(const std::string& name, const std::string& params) {
