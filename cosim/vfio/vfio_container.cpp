@@ -20,31 +20,6 @@ constexpr uint64_t kDirtyBitmapSizeMax = (((1ull << 31) - 1 + 63) & ~63ull) / 8;
 template <class T>
 size_t offsetofend_size() { return sizeof(T); }
 
-// vfio_info_add_capability's chain, built in a byte buffer: each capability 8-byte aligned, its
-// header's `next` the offset of the following one (relative to the start of the info struct).
-struct CapChain {
-  std::vector<uint8_t> buf;
-  vfio_info_cap_header* add(size_t size, uint16_t id, uint16_t version) {
-    const size_t at = (buf.size() + 7) & ~size_t(7);
-    buf.resize(at + size, 0);
-    auto* h = reinterpret_cast<vfio_info_cap_header*>(buf.data() + at);
-    h->id = id;
-    h->version = version;
-    h->next = 0;
-    if (last >= 0) reinterpret_cast<vfio_info_cap_header*>(buf.data() + last)->next = static_cast<uint32_t>(at);
-    last = static_cast<long>(at);
-    return h;
-  }
-  void shift(size_t by) {  // vfio_info_cap_shift: offsets become relative to the info struct
-    for (long at = buf.empty() ? -1 : 0; at >= 0;) {
-      auto* h = reinterpret_cast<vfio_info_cap_header*>(buf.data() + at);
-      const long next = h->next ? static_cast<long>(h->next) : -1;
-      if (h->next) h->next += static_cast<uint32_t>(by);
-      at = next;
-    }
-  }
-  long last = -1;
-};
 }  // namespace
 
 VfioContainer::~VfioContainer() {
@@ -119,15 +94,25 @@ long VfioContainer::get_info(void* arg) {
   const size_t copy = std::min<size_t>(info.argsz, sizeof(info));
   info.flags = VFIO_IOMMU_INFO_PGSIZES;
   info.iova_pgsizes = pgsize_bitmap();
-  CapChain caps;
-  auto* mig = reinterpret_cast<vfio_iommu_type1_info_cap_migration*>(
-      caps.add(sizeof(vfio_iommu_type1_info_cap_migration), VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, 1));
-  mig->flags = 0;
-  mig->pgsize_bitmap = 1ull << __builtin_ctzll(pgsize_bitmap() ? pgsize_bitmap() : 0x1000);
-  mig->max_dirty_bitmap_size = kDirtyBitmapSizeMax;
-  auto* avail = reinterpret_cast<vfio_iommu_type1_info_dma_avail*>(
-      caps.add(sizeof(vfio_iommu_type1_info_dma_avail), VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 1));
-  avail->avail = kDmaEntryLimit - static_cast<uint32_t>(m_dma.size());
+  // The chain as vfio_info_cap_add builds it in 6.1: capabilities back to back, no padding (so the
+  // IOVA ranges after the 12-byte DMA-avail capability are not 8-byte aligned: each one is written
+  // with memcpy).
+  vfio_info_cap caps{nullptr, 0};
+  auto add = [&caps](const void* cap, size_t size, uint16_t id) {
+    vfio_info_cap_header* h = vfio_info_cap_add(&caps, size, id, 1);
+    if (IS_ERR(h)) return false;
+    const uint32_t next = h->next;
+    std::memcpy(h, cap, size);
+    h->id = id;
+    h->version = 1;
+    h->next = next;
+    return true;
+  };
+  vfio_iommu_type1_info_cap_migration mig{};
+  mig.pgsize_bitmap = 1ull << __builtin_ctzll(pgsize_bitmap() ? pgsize_bitmap() : 0x1000);
+  mig.max_dirty_bitmap_size = kDirtyBitmapSizeMax;
+  vfio_iommu_type1_info_dma_avail avail{};
+  avail.avail = kDmaEntryLimit - static_cast<uint32_t>(m_dma.size());
   // vfio_iommu_iova_build_caps: the aperture minus the groups' reserved regions (the MSI window).
   const uint64_t end = m_domain ? m_domain->c->geometry.aperture_end : 0;
   std::vector<vfio_iova_range> ranges;
@@ -137,20 +122,25 @@ long VfioContainer::get_info(void* arg) {
   } else if (end) {
     ranges.push_back({0, std::min(end, kMsiFirst - 1)});
   }
-  const size_t iova_size = sizeof(vfio_iommu_type1_info_cap_iova_range) + ranges.size() * sizeof(vfio_iova_range);
-  auto* iova = reinterpret_cast<vfio_iommu_type1_info_cap_iova_range*>(
-      caps.add(iova_size, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, 1));
-  iova->nr_iovas = static_cast<uint32_t>(ranges.size());
-  std::memcpy(iova->iova_ranges, ranges.data(), ranges.size() * sizeof(vfio_iova_range));
+  std::vector<uint8_t> iova(sizeof(vfio_iommu_type1_info_cap_iova_range) + ranges.size() * sizeof(vfio_iova_range), 0);
+  const uint32_t nr = static_cast<uint32_t>(ranges.size());
+  std::memcpy(iova.data() + offsetof(vfio_iommu_type1_info_cap_iova_range, nr_iovas), &nr, sizeof nr);
+  if (!ranges.empty())
+    std::memcpy(iova.data() + sizeof(vfio_iommu_type1_info_cap_iova_range), ranges.data(), ranges.size() * sizeof(vfio_iova_range));
+  if (!add(&mig, sizeof mig, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION) ||
+      !add(&avail, sizeof avail, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) ||
+      !add(iova.data(), iova.size(), VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE))
+    return -ENOMEM;
   info.flags |= VFIO_IOMMU_INFO_CAPS;
-  if (info.argsz < sizeof(info) + caps.buf.size()) {
-    info.argsz = static_cast<uint32_t>(sizeof(info) + caps.buf.size());
+  if (info.argsz < sizeof(info) + caps.size) {
+    info.argsz = static_cast<uint32_t>(sizeof(info) + caps.size);
     info.cap_offset = 0;
   } else {
-    caps.shift(sizeof(info));
-    std::memcpy(static_cast<uint8_t*>(arg) + sizeof(info), caps.buf.data(), caps.buf.size());
+    vfio_info_cap_shift(&caps, sizeof(info));
+    std::memcpy(static_cast<uint8_t*>(arg) + sizeof(info), caps.buf, caps.size);
     info.cap_offset = sizeof(info);
   }
+  kfree(caps.buf);
   std::memcpy(arg, &info, copy);
   return 0;
 }

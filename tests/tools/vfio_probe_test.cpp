@@ -54,6 +54,7 @@ struct VfioProbe : ::testing::Test {
     const json& io = j["iommu_info"];
     EXPECT_EQ(io["flags"], "0x3");
     EXPECT_EQ(io["iova_pgsizes"], "0x40201000");
+    EXPECT_EQ(io["argsz_needed"], 116) << "24-byte info + migration 32 + DMA avail 12 + IOVA ranges 48, packed as 6.1 packs";
     json ranges, avail;
     for (const json& c : io["caps"]) {
       if (c.contains("iova_ranges")) ranges = c["iova_ranges"];

@@ -203,36 +203,50 @@ static void step_group(struct probe *p)
 		stop(p, "VFIO_SET_IOMMU", rc);
 }
 
+/* Capability chains are packed (Linux 6.1's vfio_info_cap_add adds no padding), so a capability
+ * may start at any 4-byte offset: every field is copied out before use. */
 static void iommu_caps(struct probe *p, const uint8_t *info, uint32_t argsz, uint32_t cap_offset)
 {
 	pj_array(&p->j, "caps");
 	for (uint32_t off = cap_offset; off && off + sizeof(struct vfio_info_cap_header) <= argsz;) {
-		const struct vfio_info_cap_header *h = (const void *)(info + off);
+		struct vfio_info_cap_header h;
+		memcpy(&h, info + off, sizeof(h));
 		pj_object(&p->j, NULL);
-		pj_int(&p->j, "id", h->id);
-		pj_int(&p->j, "version", h->version);
-		if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-			const struct vfio_iommu_type1_info_cap_iova_range *r = (const void *)h;
+		pj_int(&p->j, "id", h.id);
+		pj_int(&p->j, "version", h.version);
+		if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE &&
+		    off + sizeof(struct vfio_iommu_type1_info_cap_iova_range) <= argsz) {
+			struct vfio_iommu_type1_info_cap_iova_range r;
+			memcpy(&r, info + off, sizeof(r));
 			pj_array(&p->j, "iova_ranges");
-			for (uint32_t i = 0; i < r->nr_iovas; ++i) {
+			for (uint32_t i = 0; i < r.nr_iovas; ++i) {
+				struct vfio_iova_range range;
+				const size_t at = off + sizeof(r) + i * sizeof(range);
+				if (at + sizeof(range) > argsz)
+					break;
+				memcpy(&range, info + at, sizeof(range));
 				pj_object(&p->j, NULL);
-				pj_hex(&p->j, "start", r->iova_ranges[i].start);
-				pj_hex(&p->j, "end", r->iova_ranges[i].end);
+				pj_hex(&p->j, "start", range.start);
+				pj_hex(&p->j, "end", range.end);
 				pj_close_object(&p->j);
 			}
 			pj_close_array(&p->j);
-		} else if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
-			const struct vfio_iommu_type1_info_dma_avail *a = (const void *)h;
-			pj_int(&p->j, "dma_avail", a->avail);
-		} else if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION) {
-			const struct vfio_iommu_type1_info_cap_migration *m = (const void *)h;
-			pj_hex(&p->j, "pgsize_bitmap", m->pgsize_bitmap);
-			pj_hex(&p->j, "max_dirty_bitmap_size", m->max_dirty_bitmap_size);
+		} else if (h.id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL &&
+			   off + sizeof(struct vfio_iommu_type1_info_dma_avail) <= argsz) {
+			struct vfio_iommu_type1_info_dma_avail a;
+			memcpy(&a, info + off, sizeof(a));
+			pj_int(&p->j, "dma_avail", a.avail);
+		} else if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION &&
+			   off + sizeof(struct vfio_iommu_type1_info_cap_migration) <= argsz) {
+			struct vfio_iommu_type1_info_cap_migration m;
+			memcpy(&m, info + off, sizeof(m));
+			pj_hex(&p->j, "pgsize_bitmap", m.pgsize_bitmap);
+			pj_hex(&p->j, "max_dirty_bitmap_size", m.max_dirty_bitmap_size);
 		}
 		pj_close_object(&p->j);
-		if (h->next <= off)
+		if (h.next <= off)
 			break;  /* the chain only moves forward */
-		off = h->next;
+		off = h.next;
 	}
 	pj_close_array(&p->j);
 }
@@ -270,28 +284,37 @@ static void region_caps(struct probe *p, const struct vfio_region_info *want)
 	if (probe_ioctl(p, p->device, VFIO_DEVICE_GET_REGION_INFO, info) == 0) {
 		pj_array(&p->j, "caps");
 		for (uint32_t off = info->cap_offset; off && off + sizeof(struct vfio_info_cap_header) <= info->argsz;) {
-			const struct vfio_info_cap_header *h = (const void *)(full + off);
+			struct vfio_info_cap_header h;
+			memcpy(&h, full + off, sizeof(h));
 			pj_object(&p->j, NULL);
-			pj_int(&p->j, "id", h->id);
-			if (h->id == VFIO_REGION_INFO_CAP_TYPE) {
-				const struct vfio_region_info_cap_type *t = (const void *)h;
-				pj_hex(&p->j, "type", t->type);
-				pj_int(&p->j, "subtype", t->subtype);
-			} else if (h->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
-				const struct vfio_region_info_cap_sparse_mmap *s = (const void *)h;
+			pj_int(&p->j, "id", h.id);
+			if (h.id == VFIO_REGION_INFO_CAP_TYPE && off + sizeof(struct vfio_region_info_cap_type) <= info->argsz) {
+				struct vfio_region_info_cap_type t;
+				memcpy(&t, full + off, sizeof(t));
+				pj_hex(&p->j, "type", t.type);
+				pj_int(&p->j, "subtype", t.subtype);
+			} else if (h.id == VFIO_REGION_INFO_CAP_SPARSE_MMAP &&
+				   off + sizeof(struct vfio_region_info_cap_sparse_mmap) <= info->argsz) {
+				struct vfio_region_info_cap_sparse_mmap sp;
+				memcpy(&sp, full + off, sizeof(sp));
 				pj_array(&p->j, "areas");
-				for (uint32_t i = 0; i < s->nr_areas; ++i) {
+				for (uint32_t i = 0; i < sp.nr_areas; ++i) {
+					struct vfio_region_sparse_mmap_area area;
+					const size_t at = off + sizeof(sp) + i * sizeof(area);
+					if (at + sizeof(area) > info->argsz)
+						break;
+					memcpy(&area, full + at, sizeof(area));
 					pj_object(&p->j, NULL);
-					pj_hex(&p->j, "offset", s->areas[i].offset);
-					pj_hex(&p->j, "size", s->areas[i].size);
+					pj_hex(&p->j, "offset", area.offset);
+					pj_hex(&p->j, "size", area.size);
 					pj_close_object(&p->j);
 				}
 				pj_close_array(&p->j);
 			}
 			pj_close_object(&p->j);
-			if (h->next <= off)
+			if (h.next <= off)
 				break;
-			off = h->next;
+			off = h.next;
 		}
 		pj_close_array(&p->j);
 	}
