@@ -2,8 +2,8 @@
 // and registers after reset, the access-size rules, the factorial worker, the DMA engine (through
 // the fabric, with and without the IOMMU), interrupts by INTx and by MSI to the APIC sink, its
 // placement behind a PCIe-to-PCI bridge, a Secondary Bus Reset (edu keeps its state, as QEMU's)
-// and reads that fail (zeros, as QEMU's). Tests that need simulated time run their body in a
-// SystemC thread (in_thread) and wait() in it.
+// and reads that fail (zeros, as QEMU's). Several functions: edu_multifunction_test.cpp. Tests that
+// need simulated time run their body in a SystemC thread (in_thread) and wait() in it.
 #define SC_INCLUDE_DYNAMIC_PROCESSES
 #include <cstdlib>
 #include <functional>
@@ -495,11 +495,19 @@ TEST(EduTopology, TheModelSuppliesItsFunctionAndStaysConventional) {
   EXPECT_EQ(ep.functions[0].vendor, 0x1234);
   EXPECT_EQ(ep.functions[0].device, 0x11e8);
   EXPECT_EQ(ep.functions[0].msi_vectors, 1);
-  // AER is an extended capability: not on edu, even when a topology lists functions itself.
+  // A listed function is a whole edu and takes only its number (edu_multifunction_test.cpp):
+  // BARs, AER or ids of its own are an error at the entry's line.
   std::string bad = kTopology;
   bad.replace(bad.find("{name: edu0, model: edu}"), 24,
               "{name: edu0, model: edu, functions: [{bars: [{size: 1MiB}], aer: true}]}");
-  EXPECT_THROW(topo::load_topology_string(bad, "bad.yaml"), topo::TopologyError);
+  try {
+    topo::load_topology_string(bad, "bad.yaml");
+    FAIL() << "a function entry with BARs of its own must be an error";
+  } catch (const topo::TopologyError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.yaml:10:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("edu: function 0 of endpoint 'edu0' sets 'bars'"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(EduShippedTopology, BothPlacementsEnumerateAndDmaBehindTheBridgeCarriesItsAlias) {

@@ -1,18 +1,17 @@
 #include "devices/edu/edu_device.h"
 
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "pcie/device_models.h"
+#include "pcie/pcie_regs.h"
 
 namespace pciesim {
 
 using namespace edu;
 
 namespace {
-
-// Keeps the record bounded when a guest loops over a bad transfer.
-constexpr size_t kMaxGuestErrors = 1024;
 
 uint64_t parse_dma_mask(const topo::EndpointSpec& spec) {
   auto it = spec.params.find("dma_mask");
@@ -33,16 +32,31 @@ EduDevice::ResetBehaviour parse_reset(const topo::EndpointSpec& spec) {
   throw topo::TopologyError(spec.loc, "edu: params.reset '" + it->second + "' must be qemu or clear");
 }
 
-// A read whose TLP reached a completer (an ACS redirect still delivers it).
-bool delivered(Outcome o) { return o == Outcome::Delivered || o == Outcome::Redirected; }
-
-// edu.c edu_fact_thread: ret *= val-- down to 1, in 32 bits. From 34 on, n! has at least 32
-// factors of two, so the wrapped result is 0 (the loop's answer, without 4 billion iterations).
-uint32_t factorial32(uint32_t n) {
-  if (n >= 34) return 0;
-  uint32_t ret = 1;
-  while (n > 0) ret *= n--;
-  return ret;
+// The first key of a listed function entry that asks for something other than what the loader
+// gives a bare `{function: N}` (yaml_loader.cpp function_spec: FunctionSpec's defaults, DEVCAP.FLR
+// off behind a PCIe-to-PCI bridge); nullptr when there is none. A key written with the generic
+// default's value (`pm: true`, `interrupt_pin: INTA`) cannot be told from an absent one.
+const char* overridden_key(const topo::FunctionSpec& f, const topo::EndpointSpec& ep) {
+  const topo::FunctionSpec bare;
+  if (f.vendor != bare.vendor) return "vendor";
+  if (f.device != bare.device) return "device";
+  if (f.class_code != bare.class_code) return "class";
+  if (f.revision != bare.revision) return "revision";
+  if (f.subsystem_vendor != bare.subsystem_vendor) return "subsystem_vendor";
+  if (f.subsystem != bare.subsystem) return "subsystem";
+  if (!f.bars.empty()) return "bars";
+  if (f.msi_vectors != bare.msi_vectors) return "msi";
+  if (f.msi_64bit != bare.msi_64bit) return "msi_64bit";
+  if (f.msi_maskable != bare.msi_maskable) return "msi_maskable";
+  if (f.msix_vectors != bare.msix_vectors) return "msix";
+  if (f.pm != bare.pm) return "pm";
+  if (f.aer != bare.aer) return "aer";
+  if (f.ari != bare.ari) return "ari";  // also the endpoint's `ari: true`: edu has no ARI capability
+  if (f.flr != ep.pcie) return "flr";
+  if (f.acs.present || f.acs.capability || f.acs.control || f.acs.egress_vector_bits || f.acs.egress_vector)
+    return "acs";
+  if (f.interrupt_pin != bare.interrupt_pin) return "interrupt_pin";
+  return nullptr;
 }
 
 std::unique_ptr<Endpoint> make_edu(const char* name, const topo::EndpointSpec& s, int segment,
@@ -65,6 +79,20 @@ void edu_defaults(topo::EndpointSpec& spec) {
     spec.functions.push_back(edu_function_spec());
     spec.functions.back().loc = spec.loc;
     spec.functions.back().acs.loc = spec.loc;
+    return;
+  }
+  // Each listed function is a whole edu, as each QEMU `-device edu,addr=D.F` is: the entry picks
+  // its number and edu supplies the rest. Numbers, function 0 and duplicates are the validator's.
+  for (topo::FunctionSpec& f : spec.functions) {
+    if (const char* key = overridden_key(f, spec))
+      throw topo::TopologyError(f.loc, "edu: function " + std::to_string(f.function) + " of endpoint '" + spec.name +
+                                           "' sets '" + key +
+                                           "'; an edu function is QEMU's edu (1234:11e8, BAR0 1 MiB, one MSI "
+                                           "vector, INTA) and takes only 'function:'");
+    const topo::SourceLoc loc = f.loc;
+    f = edu_function_spec(f.function);
+    f.loc = loc;
+    f.acs.loc = loc;
   }
 }
 
@@ -72,9 +100,9 @@ void edu_defaults(topo::EndpointSpec& spec) {
 
 }  // namespace
 
-topo::FunctionSpec edu_function_spec() {
+topo::FunctionSpec edu_function_spec(int function) {
   topo::FunctionSpec f;
-  f.function = 0;
+  f.function = function;
   f.vendor = 0x1234;          // edu.c: PCI_VENDOR_ID_QEMU
   f.device = 0x11e8;
   f.revision = 0x10;
@@ -87,26 +115,28 @@ topo::FunctionSpec edu_function_spec() {
   f.msi_maskable = false;
   f.pm = false;               // no power-management capability: MSI lands at 0x40 as in QEMU
   f.flr = false;              // conventional PCI: no DEVCAP.FLR
-  f.interrupt_pin = 1;        // pci_config_set_interrupt_pin(pci_conf, 1): INTA
+  f.interrupt_pin = 1;        // pci_config_set_interrupt_pin(pci_conf, 1): INTA, on every function
   return f;
 }
 
 EduDevice::EduDevice(sc_core::sc_module_name name, const topo::EndpointSpec& spec, int segment,
                      const topo::LinkSpec* link)
     : Endpoint(name, spec, segment, link), m_dma_mask(parse_dma_mask(spec)), m_reset(parse_reset(spec)) {
-  for (size_t i = 0; i < kRegisterCount; ++i) m_values[i] = kRegisters[i].reset;
-  SC_THREAD(fact_worker);
-  SC_THREAD(dma_engine);
+  for (const topo::FunctionSpec& f : spec.functions) {
+    const auto n = static_cast<unsigned>(f.function);
+    if (m_edus.size() <= n) m_edus.resize(n + 1);
+    m_edus[n] = std::make_unique<EduFunction>(("fn" + std::to_string(n)).c_str(), *this, n, m_dma_mask, m_reset);
+    // QEMU sets Header Type bit 7 only on the function realized with multifunction=on (hw/pci/
+    // pci.c pci_init_multifunction): function 0 of `-device edu,addr=D.0,multifunction=on
+    // -device edu,addr=D.1`. The other functions read 0x00 (Linux's scan marks them anyway).
+    if (n != 0)
+      if (PciFunction* pf = function(n)) pf->config().set_reset(cfg::kHeaderType, 1, regs::kHeaderTypeNormal);
+  }
 }
 
-size_t EduDevice::guest_error_count(GuestError kind) const {
-  size_t n = 0;
-  for (const auto& e : m_guest_errors) n += e.kind == kind;
-  return n;
-}
-
-void EduDevice::log(GuestError kind, uint64_t address, uint64_t count, Outcome o, uint16_t reason) {
-  if (m_guest_errors.size() < kMaxGuestErrors) m_guest_errors.push_back({kind, address, count, o, reason});
+const EduFunction& EduDevice::edu_function(unsigned fn) const {
+  if (!has_edu_function(fn)) throw std::out_of_range(std::string(name()) + ": no edu function " + std::to_string(fn));
+  return *m_edus[fn];
 }
 
 void EduDevice::bar_access(unsigned fn_no, PciFunction& fn, int bar, uint64_t offset, tlm::tlm_generic_payload& gp,
@@ -115,170 +145,18 @@ void EduDevice::bar_access(unsigned fn_no, PciFunction& fn, int bar, uint64_t of
   ext.consume_burst(delay);
   uint8_t* data = gp.get_data_ptr();
   const unsigned len = gp.get_data_length();
-  const int index = fn_no == 0 && bar == 0 && access_size_ok(offset, len) && offset <= UINT32_MAX
-                        ? register_index(static_cast<uint32_t>(offset))
-                        : -1;
-  const Register* r = index >= 0 ? &kRegisters[index] : nullptr;
-  if (gp.is_read()) {
-    std::memset(data, 0xff, len);  // wrong size, unlisted or write-only: all ones
-    if (r && r->access != Access::WriteOnly) {
-      const uint64_t v = read_register(*r);
-      std::memcpy(data, &v, len);  // len is 4 or 8 here; a 4-byte read of a DMA register: low half
-    }
-  } else if (r && r->access != Access::ReadOnly) {
-    uint64_t v = 0;
-    std::memcpy(&v, data, len);  // zero-extended, as edu.c stores a 4-byte write into a dma_addr_t
-    write_register(*r, v, delay);
+  if (bar == 0 && has_edu_function(fn_no)) {
+    m_edus[fn_no]->mmio(gp.is_read(), offset, data, len, delay);
+  } else if (gp.is_read()) {
+    std::memset(data, 0xff, len);
   }
   ext.completer = fn.bdf();
   ext.deliver(function_hop(fn_no));
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
-uint64_t EduDevice::read_register(const Register& r) const {
-  return m_values[static_cast<size_t>(register_index(r.offset))];
-}
-
-void EduDevice::write_register(const Register& r, uint64_t v, const sc_core::sc_time& delay) {
-  uint64_t& value = reg(r.offset);
-  const bool dma_running = reg(kDmaCmd) & kDmaRun;
-  switch (r.offset) {
-    case kLiveness:  // edu.c: addr4 = ~val
-      value = ~v & r.wmask;
-      return;
-    case kFactorial:
-      if (reg(kStatus) & kStatusComputing) return;
-      value = v & r.wmask;
-      reg(kStatus) |= kStatusComputing;
-      m_fact_start.notify(delay);
-      return;
-    case kIrqRaise:
-      raise_irq(static_cast<uint32_t>(v), delay);
-      return;
-    case kIrqAck:
-      lower_irq(static_cast<uint32_t>(v));
-      return;
-    case kDmaSrc:
-    case kDmaDst:
-    case kDmaCount:
-      if (dma_running) return;  // edu.c dma_rw: no writes while EDU_DMA_RUN
-      break;
-    case kDmaCmd:
-      if (!(v & kDmaRun) || dma_running) return;
-      value = v;
-      m_dma_timer.notify(delay + sc_core::sc_time(kDmaDelayMs, sc_core::SC_MS));
-      return;
-    default:
-      break;
-  }
-  value = (value & ~r.wmask) | (v & r.wmask);
-}
-
-void EduDevice::raise_irq(uint32_t bits, const sc_core::sc_time& delay) {
-  // edu.c edu_raise_irq: one MSI (vector 0) per raise when MSI is enabled, else INTx level.
-  uint64_t& status = reg(kIrqStatus);
-  status |= bits;
-  if (!status) return;
-  if (function(0)->msi_enabled()) {
-    sc_core::sc_time d = delay;  // the message leaves after the write that raised it
-    ++m_msi_count;
-    m_last_msi = signal_msi(0, 0, d);
-  } else {
-    set_intx(0, true);
-  }
-}
-
-void EduDevice::lower_irq(uint32_t bits) {
-  // edu.c edu_lower_irq: INTx drops when no bit is left; with MSI the driver acks anyway.
-  uint64_t& status = reg(kIrqStatus);
-  status &= ~uint64_t{bits};
-  if (!status && !function(0)->msi_enabled()) set_intx(0, false);
-}
-
-void EduDevice::fact_worker() {
-  for (;;) {
-    sc_core::wait(m_fact_start);
-    const uint64_t generation = m_generation;
-    const auto n = static_cast<uint32_t>(reg(kFactorial));
-    sc_core::wait(sc_core::sc_time(kFactorialStepNs * n, sc_core::SC_NS));
-    if (generation != m_generation) continue;  // reset while computing
-    reg(kFactorial) = factorial32(n);
-    reg(kStatus) &= ~uint64_t{kStatusComputing};
-    if (reg(kStatus) & kStatusIrqFact) raise_irq(kFactIrq, sc_core::SC_ZERO_TIME);
-  }
-}
-
-void EduDevice::dma_engine() {
-  for (;;) {
-    sc_core::wait(m_dma_timer);
-    if (!(reg(kDmaCmd) & kDmaRun)) continue;
-    const uint64_t generation = m_generation;
-    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-    transfer(delay);
-    sc_core::wait(delay);  // the data has landed (or the completions are back)
-    if (generation != m_generation) continue;  // reset while the transfer was on its way
-    reg(kDmaCmd) &= ~kDmaRun;
-    ++m_dma_transfers;
-    if (reg(kDmaCmd) & kDmaIrq) raise_irq(kDmaIrqValue, sc_core::SC_ZERO_TIME);
-  }
-}
-
-uint64_t EduDevice::clamp(uint64_t host_addr) {
-  const uint64_t res = host_addr & m_dma_mask;  // edu.c edu_clamp_addr
-  if (res != host_addr) log(GuestError::DmaAddressClamped, host_addr, reg(kDmaCount));
-  return res;
-}
-
-void EduDevice::transfer(sc_core::sc_time& delay) {
-  const bool to_pci = reg(kDmaCmd) & kDmaToPci;
-  const uint64_t count = reg(kDmaCount);
-  const uint64_t device_addr = to_pci ? reg(kDmaSrc) : reg(kDmaDst);
-  // edu.c edu_check_range: the device-side window must lie inside the buffer, without wrapping.
-  const uint64_t end = device_addr + count, buffer_end = kDmaBufferBase + kDmaBufferSize;
-  if (end < device_addr || device_addr < kDmaBufferBase || end > buffer_end) {
-    // QEMU logs this and copies anyway, past its buffer; here nothing is moved.
-    log(GuestError::DmaOutOfRange, device_addr, count);
-    return;
-  }
-  const uint64_t host = clamp(to_pci ? reg(kDmaDst) : reg(kDmaSrc));
-  if (count == 0) return;
-  uint8_t* buf = m_buffer.data() + (device_addr - kDmaBufferBase);
-  const auto len = static_cast<unsigned>(count);
-  if (to_pci) {
-    const PcieExtension& e = dma(0, TlpKind::MemWrite, host, buf, len, delay);
-    if (!delivered(e.verdict.outcome))
-      log(GuestError::DmaFailed, host, count, e.verdict.outcome, e.verdict.fault_reason);
-    return;
-  }
-  std::array<uint8_t, kDmaBufferSize> in{};
-  const PcieExtension& e = dma(0, TlpKind::MemRead, host, in.data(), len, delay);
-  if (!delivered(e.verdict.outcome)) {
-    // A read that is not delivered (an IOMMU fault, a UR, Bus Master Enable clear, which
-    // Endpoint::dma refuses before any TLP leaves) fills the window with zeros, as on QEMU 7.2:
-    // edu.c edu_dma_timer ignores pci_dma_read's result, and QEMU's memory core stores 0 for a
-    // read nothing accepts. softmmu/physmem.c address_space_translate_iommu sends a VT-d
-    // translation without the read permission to io_mem_unassigned; with BME clear hw/pci/pci.c
-    // keeps the device's bus_master_enable_region (pci_init_bus_master) disabled, so nothing in
-    // its address space is assigned; and softmmu/memory.c memory_region_dispatch_read answers an
-    // access the region refuses (unassigned_mem_accepts: always) with unassigned_mem_read, which
-    // returns 0, and flatview_read_continue copies that value into the buffer.
-    // QEMU does this page by page; the remapping unit here faults a transfer as a whole.
-    log(GuestError::DmaFailed, host, count, e.verdict.outcome, e.verdict.fault_reason);
-    std::memset(buf, 0, len);
-    return;
-  }
-  std::memcpy(buf, in.data(), len);
-}
-
 void EduDevice::on_reset(unsigned fn, ResetKind) {
-  // QEMU 7.2: pci_do_device_reset clears config space, BARs and MSI (done by the generic
-  // function already) and edu has no handler of its own; its state carries on.
-  if (fn != 0 || m_reset == ResetBehaviour::Qemu) return;
-  ++m_generation;
-  m_fact_start.cancel();
-  m_dma_timer.cancel();
-  for (size_t i = 0; i < kRegisterCount; ++i) m_values[i] = kRegisters[i].reset;
-  m_buffer.fill(0);
+  if (has_edu_function(fn)) m_edus[fn]->reset();
 }
 
 }  // namespace pciesim
