@@ -12,5 +12,6 @@ void add_groups_command(CLI::App& app, int& exit_code);
 void add_import_command(CLI::App& app, int& exit_code);
 void add_boot_command(CLI::App& app, int& exit_code);
 void add_probe_command(CLI::App& app, int& exit_code);
+void add_hostval_command(CLI::App& app, int& exit_code);
 
 }  // namespace pciesim::cli

@@ -19,6 +19,7 @@ int sc_main(int argc, char** argv) {
   add_import_command(app, exit_code);
   add_boot_command(app, exit_code);
   add_probe_command(app, exit_code);
+  add_hostval_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
