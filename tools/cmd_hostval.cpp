@@ -16,6 +16,8 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "groups/host_import.h"
+#include "groups/topology_writer.h"
 #include "host_report_sim.h"
 #include "hostval_diff.h"
 #include "qemu_devices.h"
@@ -57,7 +59,43 @@ void write_file(const std::string& path, const std::string& text) {
   if (!out || !(out << text)) throw UsageError("cannot write " + path);
 }
 
-int run_hostval(const HostvalArgs& a) {
+// The simulated twin of a host report's machine: its `lspci -vvv -nn` text imported as `pciesim
+// import` does, with one remapping unit covering everything (QEMU 7.2's preset when the report's
+// dmar0 has QEMU's CAP/ECAP, else the server preset). Returns the topology file written in `dir`.
+std::string twin_from_report(const nlohmann::json& host, const std::string& from, const std::filesystem::path& dir) {
+  if (!host.contains("lspci") || !host["lspci"].is_string())
+    throw UsageError(from + ": the report holds no lspci output to build a twin from (give the TOPOLOGY)");
+  const groups::HostView view = groups::import_lspci_text(host["lspci"].get<std::string>(), from + " (lspci)");
+  std::vector<std::string> notes;
+  std::string yaml = groups::write_topology_yaml(view, "twin", notes);
+  for (const std::string& n : notes) std::cerr << "hostval: twin: " << n << "\n";
+  bool qemu = false;
+  for (const auto& line : host.value("dmar", nlohmann::json::array()))
+    if (line.is_string() && line.get<std::string>().find("cap d2008c22260206 ecap f00f4a") != std::string::npos) qemu = true;
+  yaml += std::string("iommus:\n  - {name: dmar0, preset: ") + (qemu ? "qemu-7.2" : "server") + ", include_all: true}\n";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "twin.yaml").string();
+  write_file(path, yaml);
+  return path;
+}
+
+int run_hostval(const HostvalArgs& a_in) {
+  HostvalArgs a = a_in;
+  const std::filesystem::path scratch = std::filesystem::temp_directory_path() /
+                                        ("pciesim-hostval-twin-" + std::to_string(::getpid()));
+  struct RemoveOnExit {
+    std::filesystem::path p;
+    ~RemoveOnExit() {
+      std::error_code ec;
+      std::filesystem::remove_all(p, ec);
+    }
+  } remove_scratch{scratch};
+  if (a.file.empty()) {
+    if (a.host_json.empty()) throw UsageError("give a TOPOLOGY, or --host-json FILE (its lspci makes the twin)");
+    a.file = twin_from_report(read_json(a.host_json), a.host_json, scratch);
+    std::cerr << "hostval: comparing with the simulated twin of " << a.host_json
+              << " (pciesim import --lspci writes the same topology to a file)\n";
+  }
   Machine m = load_machine(a.file);
   const hostval::QemuMachine q = hostval::qemu_machine(m.spec());
   if (a.qemu_devices) {
@@ -128,7 +166,7 @@ int run_hostval(const HostvalArgs& a) {
 void add_hostval_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<HostvalArgs>();
   CLI::App* sub = app.add_subcommand("hostval", "Compare the simulator with a real host (QEMU q35 + VT-d, or a lab machine's report)");
-  sub->add_option("TOPOLOGY", args->file, "Topology file (YAML)")->required();
+  sub->add_option("TOPOLOGY", args->file, "Topology file (YAML); without it, the twin of --host-json's machine");
   sub->add_option("--host-json", args->host_json, "A host report (tools/hostval/collect.sh) instead of booting QEMU");
   sub->add_option("--allow", args->allow, "Allow-list of deliberate differences (YAML; tests/hostval/allow.yaml)");
   sub->add_option("--drivers", args->drivers, "VFIO drivers to probe with, in order (default vfio-pci,pciesim_vfio_pci)");
