@@ -85,23 +85,8 @@ echo "fetch-headers: fetching $headers $hver, $common $hver, linux-kbuild-6.1 $k
 work=$(mktemp -d "$dest/.fetch-$abi.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/debs" "$work/root"
-apt_opts=()
-# apt drops root to its _apt user to download, which cannot write into a root-owned build tree
-[[ $EUID -eq 0 ]] && apt_opts=(-o APT::Sandbox::User=root)
-if ! (cd "$work/debs" && apt-get download "${apt_opts[@]}" "$headers=$hver" "$common=$hver" \
-        "linux-kbuild-6.1=$kver") > "$work/apt.log" 2>&1; then
-  cat "$work/apt.log" >&2
-  if grep -qE 'Unable to locate|Can.t select|has no installation candidate|not found' "$work/apt.log"; then
-    die "a package is missing from the apt sources (above); run 'apt-get update' as root"
-  elif grep -qE '404 +Not Found' "$work/apt.log"; then
-    die "the mirror no longer has these versions: run 'apt-get update' as root, then fetch again"
-  elif grep -qiE 'Temporary failure|Could not resolve|Could not connect|Failed to fetch|Network is unreachable|Connection (failed|timed out)' "$work/apt.log"; then
-    die "cannot reach the Debian mirror (no network?): the headers are fetched once per build tree"
-  fi
-  die "apt-get download failed (above)"
-fi
-
-for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/root"; done
+source "$(dirname "${BASH_SOURCE[0]}")/apt-fetch.sh"
+apt_fetch "$work" "the headers are" "$headers=$hver" "$common=$hver" "linux-kbuild-6.1=$kver"
 root=$work/root
 final=$dest/$abi
 kdir=$root/usr/src/$headers

@@ -59,22 +59,8 @@ echo "fetch-image: fetching $image $iver and busybox-static $bver into $dest"
 work=$(mktemp -d "$dest/.fetch-$release.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/debs" "$work/root" "$work/out"
-apt_opts=()
-# apt drops root to its _apt user to download, which cannot write into a root-owned build tree
-[[ $EUID -eq 0 ]] && apt_opts=(-o APT::Sandbox::User=root)
-if ! (cd "$work/debs" && apt-get download "${apt_opts[@]}" "$image=$iver" "busybox-static=$bver") \
-        > "$work/apt.log" 2>&1; then
-  cat "$work/apt.log" >&2
-  if grep -qE 'Unable to locate|Can.t select|has no installation candidate|not found' "$work/apt.log"; then
-    die "a package is missing from the apt sources (above); run 'apt-get update' as root"
-  elif grep -qE '404 +Not Found' "$work/apt.log"; then
-    die "the mirror no longer has these versions: run 'apt-get update' as root, then fetch again"
-  elif grep -qiE 'Temporary failure|Could not resolve|Could not connect|Failed to fetch|Network is unreachable|Connection (failed|timed out)' "$work/apt.log"; then
-    die "cannot reach the Debian mirror (no network?): the image is fetched once per build tree"
-  fi
-  die "apt-get download failed (above)"
-fi
-for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/root"; done
+source "$(dirname "${BASH_SOURCE[0]}")/../../host_kmod/apt-fetch.sh"
+apt_fetch "$work" "the image is" "$image=$iver" "busybox-static=$bver"
 root=$work/root
 out=$work/out
 
