@@ -144,15 +144,26 @@ TEST_F(KernelVfio, IommuInfoMatchesARealHostWithQemusVtd) {
   ASSERT_EQ(info->cap_offset, sizeof(vfio_iommu_type1_info));
   uint32_t avail = 0;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  // The chain is packed as Linux 6.1 packs it (the IOVA ranges follow a 12-byte capability): each
+  // field is copied out, never read through a misaligned struct pointer.
   for (uint32_t at = info->cap_offset; at;) {
-    auto* h = reinterpret_cast<vfio_info_cap_header*>(buf.data() + at);
-    if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) avail = reinterpret_cast<vfio_iommu_type1_info_dma_avail*>(h)->avail;
-    if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-      auto* r = reinterpret_cast<vfio_iommu_type1_info_cap_iova_range*>(h);
-      for (uint32_t i = 0; i < r->nr_iovas; ++i) ranges.emplace_back(r->iova_ranges[i].start, r->iova_ranges[i].end);
+    vfio_info_cap_header h{};
+    std::memcpy(&h, buf.data() + at, sizeof h);
+    if (h.id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL)
+      std::memcpy(&avail, buf.data() + at + offsetof(vfio_iommu_type1_info_dma_avail, avail), sizeof avail);
+    if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+      uint32_t nr = 0;
+      std::memcpy(&nr, buf.data() + at + offsetof(vfio_iommu_type1_info_cap_iova_range, nr_iovas), sizeof nr);
+      for (uint32_t i = 0; i < nr; ++i) {
+        vfio_iova_range r{};
+        std::memcpy(&r, buf.data() + at + sizeof(vfio_iommu_type1_info_cap_iova_range) + i * sizeof r, sizeof r);
+        ranges.emplace_back(r.start, r.end);
+      }
     }
-    at = h->next;
+    EXPECT_EQ(at % 4, 0u) << "capability headers stay 4-byte aligned";
+    at = h.next;
   }
+  EXPECT_EQ(small.argsz, 116u) << "24 + migration 32 + DMA avail 12 + IOVA ranges 48, no padding (a Linux 6.1 host)";
   EXPECT_EQ(avail, 65535u);
   ASSERT_EQ(ranges.size(), 2u);
   EXPECT_EQ(ranges[0], std::make_pair(uint64_t{0}, uint64_t{0xfedfffff}));
