@@ -79,12 +79,7 @@ IntelIommu* IommuApi::unit_for(const PciDev& d) const {
   return include_all;
 }
 
-std::vector<RequesterId> IommuApi::dma_aliases(const PciDev& d) const {
-  std::vector<RequesterId> out{d.bdf};
-  auto add = [&](RequesterId r) {
-    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
-  };
-  // dma_alias_mask from the quirk table (same bus)
+std::vector<uint8_t> IommuApi::quirk_alias_devfns(const PciDev& d) {
   groups::HostView one;
   groups::FunctionView f;
   f.segment = d.segment;
@@ -96,7 +91,16 @@ std::vector<RequesterId> IommuApi::dma_aliases(const PciDev& d) const {
   f.header_type = d.dev->hdr_type;
   one.functions.push_back(f);
   groups::apply_dma_alias_quirks(one);
-  for (uint8_t devfn : one.functions[0].dma_alias_devfns) add(RequesterId{d.bdf.bus, devfn});
+  return one.functions[0].dma_alias_devfns;
+}
+
+std::vector<RequesterId> IommuApi::dma_aliases(const PciDev& d) const {
+  std::vector<RequesterId> out{d.bdf};
+  auto add = [&](RequesterId r) {
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  };
+  // dma_alias_mask from the quirk table (same bus)
+  for (uint8_t devfn : quirk_alias_devfns(d)) add(RequesterId{d.bdf.bus, devfn});
   // pci_for_each_dma_alias: the bridges on the way up
   for (const pci_bus* bus = d.dev->bus; bus && bus->parent; bus = bus->parent) {
     const pci_dev* tmp = bus->self;

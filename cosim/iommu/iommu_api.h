@@ -75,6 +75,10 @@ class IommuApi {
   IntelIommu* unit_for(const PciDev& d) const;
   // pci_for_each_dma_alias: the requester ids the device's DMA carries (itself first).
   std::vector<RequesterId> dma_aliases(const PciDev& d) const;
+  // The devfns (same bus) the DMA-alias header fixups add for `d` (Linux pci_add_dma_alias() from
+  // drivers/pci/quirks.c: quirk_dma_func0_alias, quirk_dma_func1_alias, quirk_fixed_dma_alias,
+  // quirk_mic_x200_dma_alias), by vendor and device id as Linux matches them.
+  static std::vector<uint8_t> quirk_alias_devfns(const PciDev& d);
 
   // ---- domains ----
   DomainRec* alloc_domain(unsigned type);

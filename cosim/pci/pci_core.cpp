@@ -280,6 +280,10 @@ void PciCore::log_device(PciDev& d) {
     if (!r.flags) continue;
     _dev_printk(KERN_INFO, &dev->dev, "reg %#x: %pR\n", PCI_BASE_ADDRESS_0 + 4 * i, &r);  // pci_read_bases
   }
+  // pci_fixup_device(pci_fixup_header): the DMA-alias fixups call pci_add_dma_alias(), which says so
+  // (drivers/pci/pci.c, one devfn per call here).
+  for (uint8_t devfn : IommuApi::quirk_alias_devfns(d))
+    _dev_printk(KERN_INFO, &dev->dev, "Enabling fixed DMA alias to %02x.%d\n", devfn >> 3, devfn & 7);
 }
 
 // ---- config space (drivers/pci/access.c) ----

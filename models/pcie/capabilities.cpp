@@ -283,7 +283,9 @@ uint16_t add_express_cap(ConfigSpace& cs, const ExpressParams& p) {
   // +2 Capabilities, +4 DEVCAP (7.5.3.2-3)
   const uint32_t flags = 2u | (uint32_t{static_cast<uint8_t>(t)} << 4) | (slot ? kExpFlagsSlot : 0u) |
                          ((p.msi_message_number & 0x1fu) << 9);
-  const uint32_t devcap = encode_payload(mpss) | kDevCapExtTag | kDevCapRbe | (ep && p.flr ? kDevCapFlr : 0u);
+  const unsigned phantom = ep ? (p.phantom_functions & 3u) : 0u;
+  const uint32_t devcap = encode_payload(mpss) | kDevCapExtTag | kDevCapRbe | (ep && p.flr ? kDevCapFlr : 0u) |
+                          (phantom << 3);  // 4:3 Phantom Functions Supported
   // +8 DEVCTL (7.5.3.4): reset MPS 128 B, MRRS 512 B, relaxed ordering and no snoop enabled.
   // Initiate FLR latches so the owner's write hook sees it; its FLR (ConfigSpace::reset) clears it.
   const uint32_t devctl_reset = kDevCtlRelaxed | kDevCtlNoSnoop | (2u << 12);
@@ -291,6 +293,7 @@ uint16_t add_express_cap(ConfigSpace& cs, const ExpressParams& p) {
                       kDevCtlPayloadMask | kDevCtlExtTag | kDevCtlNoSnoop | kDevCtlReadRqMask;
   if (t == PortType::PcieToPciBridge) devctl_w |= kDevCtlBridgeCfgRetry;
   if (ep && p.flr) devctl_w |= kDevCtlInitiateFlr;
+  if (phantom) devctl_w |= kDevCtlPhantom;  // RsvdP (read-only 0) unless phantom functions are supported
   // +0xc LNKCAP, +0x10 LNKCTL, +0x12 LNKSTA (7.5.3.6-8); ASPM not supported.
   const uint32_t lnkcap = !link ? 0u
                                 : static_cast<uint32_t>(max_gen) | (static_cast<uint32_t>(max_width) << 4) |
@@ -459,6 +462,7 @@ CapOffsets build_endpoint_function(ConfigSpace& cs, const topo::FunctionSpec& fn
     e.type = p.type;
     e.link = p.link;
     e.flr = fn.flr;
+    e.phantom_functions = static_cast<unsigned>(fn.phantom_functions);
     o.pcie = add_express_cap(cs, e);
   }
   if (fn.msix_vectors) {

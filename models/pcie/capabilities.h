@@ -89,6 +89,7 @@ struct ExpressParams {
   bool flr = false;               // endpoints: DEVCAP function-level reset
   unsigned max_payload_supported = 0;  // bytes; 0 = link.mps
   uint8_t msi_message_number = 0;
+  unsigned phantom_functions = 0;  // endpoints: DEVCAP Phantom Functions Supported (0..3)
 };
 uint16_t add_express_cap(ConfigSpace& cs, const ExpressParams& p);
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "pcie/function_factory.h"
+#include "pcie/pcie_regs.h"
 #include "pcie/port_registry.h"
 
 namespace pciesim {
@@ -31,7 +32,9 @@ Endpoint::Endpoint(sc_core::sc_module_name name, const topo::EndpointSpec& spec,
   m_by_number.assign(max_fn + 1, nullptr);
   m_function_hops.assign(max_fn + 1, kNoHop);
   m_msix.resize(max_fn + 1);
+  m_dma_as_function.assign(max_fn + 1, -1);
   for (const auto& f : spec.functions) {
+    if (!f.ari) m_dma_as_function[static_cast<unsigned>(f.function)] = static_cast<int8_t>(f.dma_as_function);
     // PCIe 7.8.8: ARI functions chain to the next implemented function number.
     auto next = std::upper_bound(numbers.begin(), numbers.end(), static_cast<unsigned>(f.function));
     const uint8_t ari_next = next == numbers.end() ? 0 : static_cast<uint8_t>(*next);
@@ -99,12 +102,13 @@ PCIESIM_HOT_INLINE const PcieExtension& Endpoint::dma_on(DmaSlot& slot, unsigned
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return ext;
   }
-  const RequesterId requester = opt.spoof_requester ? *opt.spoof_requester : f->bdf();
+  const RequesterId requester = opt.spoof_requester ? *opt.spoof_requester : dma_requester(fn, opt.phantom);
   ext.requester = requester;
   ext.original_requester = requester;
   // The route cache (route_cache.h). A spoofed requester id is never cached: it is the kind of
-  // TLP ACS exists to catch, and it skips the device's internal routing.
-  if (m_routes.enabled() && !opt.spoof_requester && len && RouteCache::cacheable_kind(kind)) {
+  // TLP ACS exists to catch, and it skips the device's internal routing. Nor is a phantom
+  // function's request (its id depends on DEVCTL, which the cache key does not hold).
+  if (m_routes.enabled() && !opt.spoof_requester && !opt.phantom && len && RouteCache::cacheable_kind(kind)) {
     const uint32_t key = RouteCache::key(fn, kind, opt.at, opt.has_pasid, opt.privileged, opt.execute, opt.no_snoop,
                                          opt.relaxed_ordering);
     if (const CachedRoute* route = m_routes.find(key, addr, len)) {
@@ -115,6 +119,25 @@ PCIESIM_HOT_INLINE const PcieExtension& Endpoint::dma_on(DmaSlot& slot, unsigned
   }
   issue(slot, *f, function_hop(fn), delay, opt.spoof_requester.has_value());
   return ext;
+}
+
+RequesterId Endpoint::dma_requester(unsigned fn, unsigned phantom) const {
+  const PciFunction* f = function(fn);
+  if (!f) return {};
+  RequesterId id = f->bdf();
+  // A device that puts another function's number on its requests (Linux quirk_dma_func0_alias /
+  // quirk_dma_func1_alias describe such hardware): the bus and device number stay its own.
+  if (m_dma_as_function[fn] >= 0)
+    id.devfn = static_cast<uint8_t>((id.devfn & ~7u) | static_cast<unsigned>(m_dma_as_function[fn]));
+  // PCIe 2.2.6.2 / 7.5.3.3-4: phantom functions claim the N most significant function-number bits.
+  const uint16_t cap = f->pcie_cap();
+  if (phantom && cap) {
+    const unsigned n = (f->config().read32(static_cast<uint16_t>(cap + 4)) & regs::kDevCapPhantomMask) >> 3;
+    const bool enabled = f->config().read16(static_cast<uint16_t>(cap + 8)) & regs::kDevCtlPhantom;
+    if (n && enabled && phantom < (1u << n))
+      id.devfn = static_cast<uint8_t>((id.devfn & ~7u) | ((id.devfn & 7u) | (phantom << (3 - n))));
+  }
+  return id;
 }
 
 const PcieExtension& Endpoint::dma(unsigned fn, TlpKind kind, uint64_t addr, uint8_t* data, unsigned len,

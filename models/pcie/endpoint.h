@@ -35,6 +35,10 @@ struct DmaOptions {
   // Puts another requester id on the TLP (a misbehaving or malicious device; what ACS SV
   // exists to catch). The device's internal routing is skipped.
   std::optional<RequesterId> spoof_requester;
+  // Phantom function k (1 .. 2^N - 1 with N = DEVCAP Phantom Functions Supported): the request
+  // carries function number fn | k << (3 - N) (PCIe 2.2.6.2). Only while the function's DEVCTL
+  // Phantom Functions Enable is set; otherwise the function's own id, as the spec requires.
+  unsigned phantom = 0;
 };
 
 class Endpoint : public Component {
@@ -52,6 +56,9 @@ class Endpoint : public Component {
   PciFunction* function(unsigned fn) const { return fn < m_by_number.size() ? m_by_number[fn] : nullptr; }
   const std::vector<std::unique_ptr<PciFunction>>& functions() const { return m_functions; }
   HopId function_hop(unsigned fn) const;
+  // The requester id function `fn`'s DMA carries: its own, another function's
+  // (FunctionSpec::dma_as_function), or a phantom function's (DmaOptions::phantom).
+  RequesterId dma_requester(unsigned fn, unsigned phantom = 0) const;
 
   // Issues a memory request from function `fn` upstream (DMA). `data` holds `len` bytes to
   // write or receives the read data. Returns the transaction's record; the TLM delay is updated
@@ -133,6 +140,7 @@ class Endpoint : public Component {
   std::vector<HopId> m_function_hops;     // function number -> hop
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> m_backing;  // (fn, bar, page) -> 4 KiB
   std::vector<std::unique_ptr<MsixTable>> m_msix;  // function number -> table (nullptr: no MSI-X)
+  std::vector<int8_t> m_dma_as_function;  // function number -> FunctionSpec::dma_as_function (-1: own id)
   IntxListener m_intx_listener;
   DmaSlot m_slot;                                  // dma() (the common case: one at a time)
   std::vector<std::unique_ptr<DmaSlot>> m_nested;  // dma() while another is on its way, by depth

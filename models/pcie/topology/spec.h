@@ -82,6 +82,14 @@ struct FunctionSpec {
   bool flr = true;            // DEVCAP.FLR
   AcsSpec acs;                // multifunction devices may implement ACS per function
   int interrupt_pin = 1;      // 0 = none, 1..4 = INTA..INTD
+  // DMA aliasing (docs/dma-alias.md). DEVCAP Phantom Functions Supported (PCIe 7.5.3.3): 0..3
+  // most significant function-number bits the function may use as phantom functions once
+  // DEVCTL Phantom Functions Enable is set.
+  int phantom_functions = 0;
+  // -1: the function's DMA carries its own requester id. 0..7: it carries that function number
+  // of the same device instead (the Marvell 88SE91xx/92xx SATA bug behind Linux's
+  // quirk_dma_func1_alias).
+  int dma_as_function = -1;
   SourceLoc loc;
 };
 

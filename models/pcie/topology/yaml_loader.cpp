@@ -480,7 +480,8 @@ class Loader {
   FunctionSpec function_spec(const YAML::Node& n, Place place, int default_function, bool default_ari) {
     Map m(*this, n, "function",
           {"function", "vendor", "device", "class", "revision", "subsystem_vendor", "subsystem", "bars", "msi",
-           "msi_64bit", "msi_maskable", "msix", "pm", "aer", "ari", "flr", "acs", "interrupt_pin"},
+           "msi_64bit", "msi_maskable", "msix", "pm", "aer", "ari", "flr", "acs", "interrupt_pin",
+           "phantom_functions", "dma_as_function"},
           true);
     charge(n);
     FunctionSpec fn;
@@ -506,6 +507,18 @@ class Loader {
     if (auto* v = m.get("flr")) fn.flr = boolean(*v, "flr");
     if (auto* v = m.get("acs")) fn.acs = acs(*v);
     if (auto* v = m.get("interrupt_pin")) fn.interrupt_pin = interrupt_pin(*v);
+    if (auto* v = m.get("phantom_functions")) {
+      fn.phantom_functions = number<int>(*v, "phantom_functions");
+      if (fn.phantom_functions < 0 || fn.phantom_functions > 3)
+        fail(*v, "phantom_functions: expected 0..3 (DEVCAP bits 4:3), got " + std::to_string(fn.phantom_functions));
+      if (place == Place::Conventional)
+        fail(*v, "phantom_functions: a conventional PCI function has no PCIe capability to advertise them");
+    }
+    if (auto* v = m.get("dma_as_function")) {
+      fn.dma_as_function = number<int>(*v, "dma_as_function");
+      if (fn.dma_as_function < 0 || fn.dma_as_function > 7)
+        fail(*v, "dma_as_function: expected a function number 0..7, got " + std::to_string(fn.dma_as_function));
+    }
     int next_index = 0;
     for_each(m.get("bars"), "bars", false, [&](const YAML::Node& item) {
       fn.bars.push_back(bar(item, next_index));
