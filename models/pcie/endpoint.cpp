@@ -35,6 +35,7 @@ Endpoint::Endpoint(sc_core::sc_module_name name, const topo::EndpointSpec& spec,
   m_dma_as_function.assign(max_fn + 1, -1);
   for (const auto& f : spec.functions) {
     if (!f.ari) m_dma_as_function[static_cast<unsigned>(f.function)] = static_cast<int8_t>(f.dma_as_function);
+    if (!f.ari && f.dma_as_function >= 0) m_any_dma_alias = true;
     // PCIe 7.8.8: ARI functions chain to the next implemented function number.
     auto next = std::upper_bound(numbers.begin(), numbers.end(), static_cast<unsigned>(f.function));
     const uint8_t ari_next = next == numbers.end() ? 0 : static_cast<uint8_t>(*next);
@@ -102,7 +103,10 @@ PCIESIM_HOT_INLINE const PcieExtension& Endpoint::dma_on(DmaSlot& slot, unsigned
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return ext;
   }
-  const RequesterId requester = opt.spoof_requester ? *opt.spoof_requester : dma_requester(fn, opt.phantom);
+  // The common case stays one load: only alias and phantom requests take dma_requester().
+  const RequesterId requester = opt.spoof_requester ? *opt.spoof_requester
+                                : (opt.phantom || m_any_dma_alias) ? dma_requester(fn, opt.phantom)
+                                                                    : f->bdf();
   ext.requester = requester;
   ext.original_requester = requester;
   // The route cache (route_cache.h). A spoofed requester id is never cached: it is the kind of

@@ -141,6 +141,7 @@ class Endpoint : public Component {
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> m_backing;  // (fn, bar, page) -> 4 KiB
   std::vector<std::unique_ptr<MsixTable>> m_msix;  // function number -> table (nullptr: no MSI-X)
   std::vector<int8_t> m_dma_as_function;  // function number -> FunctionSpec::dma_as_function (-1: own id)
+  bool m_any_dma_alias = false;           // some function DMAs with another function's number
   IntxListener m_intx_listener;
   DmaSlot m_slot;                                  // dma() (the common case: one at a time)
   std::vector<std::unique_ptr<DmaSlot>> m_nested;  // dma() while another is on its way, by depth
