@@ -17,9 +17,6 @@ constexpr uint64_t kMsiFirst = IommuApi::kMsiFirst, kMsiLast = IommuApi::kMsiLas
 // DIRTY_BITMAP_SIZE_MAX: DIRTY_BITMAP_BYTES(INT_MAX pages) = ALIGN(2^31 - 1, 64) / 8.
 constexpr uint64_t kDirtyBitmapSizeMax = (((1ull << 31) - 1 + 63) & ~63ull) / 8;
 
-template <class T>
-size_t offsetofend_size() { return sizeof(T); }
-
 }  // namespace
 
 VfioContainer::~VfioContainer() {
@@ -132,15 +129,7 @@ long VfioContainer::get_info(void* arg) {
       !add(iova.data(), iova.size(), VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE))
     return -ENOMEM;
   info.flags |= VFIO_IOMMU_INFO_CAPS;
-  if (info.argsz < sizeof(info) + caps.size) {
-    info.argsz = static_cast<uint32_t>(sizeof(info) + caps.size);
-    info.cap_offset = 0;
-  } else {
-    vfio_info_cap_shift(&caps, sizeof(info));
-    std::memcpy(static_cast<uint8_t*>(arg) + sizeof(info), caps.buf, caps.size);
-    info.cap_offset = sizeof(info);
-  }
-  kfree(caps.buf);
+  info.cap_offset = place_info_caps(caps, sizeof(info), info.argsz, arg);
   std::memcpy(arg, &info, copy);
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "kernel/files.h"
 
 struct vfio_device;
+struct vfio_info_cap;
 struct vm_area_struct;
 
 namespace pciesim::cosim {
@@ -25,6 +26,12 @@ struct DomainRec;
 struct GroupRec;
 struct PciDev;
 class VfioContainer;
+
+// The end of every VFIO GET_INFO ioctl with a capability chain (vfio_info_cap_add's chain, Linux
+// 6.1): a user buffer too small for the chain learns the size it needs in `argsz` and gets no chain
+// (returns cap_offset 0); a large enough one gets the chain right after the fixed struct, its
+// `next` offsets counted from the struct's start (returns struct_size). The chain is freed.
+uint32_t place_info_caps(::vfio_info_cap& caps, size_t struct_size, uint32_t& argsz, void* uarg);
 
 // A group file (/dev/vfio/N).
 class VfioGroupFile : public KernelFile, public std::enable_shared_from_this<VfioGroupFile> {

@@ -46,21 +46,28 @@ long dev_region_info(vfio_pci_core_device* vdev, vfio_region_info& info, void* u
   return region_info_out(info, caps, uarg);
 }
 
+uint32_t place_info_caps(vfio_info_cap& caps, size_t struct_size, uint32_t& argsz, void* uarg) {
+  uint32_t cap_offset = 0;
+  if (argsz < struct_size + caps.size) {
+    argsz = static_cast<uint32_t>(struct_size + caps.size);
+  } else {
+    vfio_info_cap_shift(&caps, struct_size);
+    copy_to_user(static_cast<uint8_t*>(uarg) + struct_size, caps.buf, caps.size);
+    cap_offset = static_cast<uint32_t>(struct_size);
+  }
+  kfree(caps.buf);
+  caps.buf = nullptr;
+  caps.size = 0;
+  return cap_offset;
+}
+
 long region_info_out(vfio_region_info& info, vfio_info_cap& caps, void* uarg) {
   // vfio_pci_ioctl_get_region_info: with capabilities the CAPS flag is set; a buffer too small for
   // them learns the size it needs (argsz) and gets no chain (cap_offset 0); a large enough one
   // gets the chain right after the struct, its `next` offsets counted from the struct's start.
   if (caps.size) {
     info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
-    if (info.argsz < sizeof(info) + caps.size) {
-      info.argsz = static_cast<__u32>(sizeof(info) + caps.size);
-      info.cap_offset = 0;
-    } else {
-      vfio_info_cap_shift(&caps, sizeof(info));
-      copy_to_user(static_cast<uint8_t*>(uarg) + sizeof(info), caps.buf, caps.size);
-      info.cap_offset = sizeof(info);
-    }
-    kfree(caps.buf);
+    info.cap_offset = place_info_caps(caps, sizeof(info), info.argsz, uarg);
   }
   copy_to_user(uarg, &info, offsetof(vfio_region_info, offset) + sizeof(info.offset));
   return 0;
