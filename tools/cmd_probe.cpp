@@ -11,7 +11,6 @@
 #include "commands.h"
 #include "kernel/kernel.h"
 #include "pci/pci_core.h"
-#include "pcie/fabric.h"
 #include "vfio_probe_cosim.h"
 
 namespace pciesim::cli {
@@ -26,13 +25,11 @@ struct ProbeArgs {
   bool dmesg = false;
 };
 
+// The booted kernel's name for DEVICE: a topology name or any BDF form resolve_function takes.
 std::string pci_name_of(const Fabric& f, cosim::Kernel& k, const std::string& device) {
-  if (const FunctionInfo* i = f.find(device)) {
-    if (const cosim::PciDev* d = k.pci().find(i->segment, i->bdf())) return d->name;
-  }
-  for (const auto& d : k.pci().devices())
-    if (d->name == device) return d->name;
-  throw UsageError("no PCI device '" + device + "' in the booted machine (give a topology name or DDDD:BB:DD.F)");
+  const FunctionInfo& i = resolve_function(f, device);
+  if (const cosim::PciDev* d = k.pci().find(i.segment, i.bdf())) return d->name;
+  throw UsageError("the booted kernel did not find '" + device + "'");
 }
 
 int run_probe(const ProbeArgs& a) {

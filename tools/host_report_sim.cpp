@@ -17,8 +17,8 @@ namespace {
 using nlohmann::json;
 
 // Configuration space (PCI 3.0 6.1, PCIe 7.5 / 7.6; include/uapi/linux/pci_regs.h)
-constexpr int kVendor = 0x00, kDevice = 0x02, kStatus = 0x06, kClassRev = 0x08, kHeaderType = 0x0e, kCapList = 0x34;
-constexpr uint32_t kStatusCapList = 0x10, kCapIdExp = 0x10, kExtCapIdAcs = 0x0d;
+constexpr int kVendor = 0x00, kDevice = 0x02, kClassRev = 0x08, kHeaderType = 0x0e;
+constexpr int kCapIdExp = 0x10, kExtCapIdAcs = 0x0d;
 
 std::string hex(unsigned v, int digits) {
   char b[16];
@@ -32,33 +32,24 @@ uint32_t cfg(cosim::Kernel& k, cosim::PciDev& d, int off, unsigned size) {
   return v;
 }
 
-// The PCIe capability's Device/Port Type (PCIe 7.5.3.2), as hostfacts names it.
+// The PCIe capability's Device/Port Type (PCIe 7.5.3.2), as hostfacts names it; the kernel's own
+// capability walk (pci_find_capability) finds it.
 json pcie_type(cosim::Kernel& k, cosim::PciDev& d) {
   static const char* const kNames[16] = {"endpoint", "legacy_endpoint", nullptr, nullptr, "root_port", "upstream_port",
                                          "downstream_port", "pcie_to_pci_bridge", "pci_to_pcie_bridge",
                                          "rc_integrated_endpoint", "rc_event_collector"};
-  int pos = (cfg(k, d, kStatus, 2) & kStatusCapList) ? static_cast<int>(cfg(k, d, kCapList, 1)) : 0;
-  for (int guard = 0; pos >= 0x40 && guard < 48; ++guard) {
-    if (cfg(k, d, pos, 1) == kCapIdExp) {
-      const unsigned type = (cfg(k, d, pos + 2, 2) & 0xf0) >> 4;  // PCIe Capabilities register
-      return kNames[type] ? json(kNames[type]) : json(hex(type, 1));
-    }
-    pos = static_cast<int>(cfg(k, d, pos + 1, 1)) & ~3;
-  }
-  return nullptr;
+  const int pos = k.pci().find_capability(d.dev.get(), kCapIdExp);
+  if (!pos) return nullptr;
+  const unsigned type = (cfg(k, d, pos + 2, 2) & 0xf0) >> 4;  // PCIe Capabilities register
+  return kNames[type] ? json(kNames[type]) : json(hex(type, 1));
 }
 
-// The ACS extended capability's Capability and Control registers (PCIe 7.7.8), or null.
+// The ACS extended capability's Capability and Control registers (PCIe 7.7.8), or null
+// (pci_find_ext_capability).
 json acs(cosim::Kernel& k, cosim::PciDev& d) {
-  int pos = 0x100;  // a conventional function reads all ones or zeros there
-  for (int guard = 0; pos >= 0x100 && guard < 512; ++guard) {
-    const uint32_t h = cfg(k, d, pos, 4);
-    if (!h || h == ~0u) break;
-    if ((h & 0xffff) == kExtCapIdAcs)
-      return json{{"cap", hex(cfg(k, d, pos + 4, 2), 4)}, {"ctl", hex(cfg(k, d, pos + 6, 2), 4)}};
-    pos = static_cast<int>(h >> 20) & ~3;
-  }
-  return nullptr;
+  const int pos = k.pci().find_ext_capability(d.dev.get(), kExtCapIdAcs);
+  if (!pos) return nullptr;
+  return json{{"cap", hex(cfg(k, d, pos + 4, 2), 4)}, {"ctl", hex(cfg(k, d, pos + 6, 2), 4)}};
 }
 
 // readlink /sys/bus/pci/devices/D/driver, its last component, or null.
