@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hostfacts_json.h"
+#include "json_text.h"
 
 /* Configuration space (PCI 3.0 6.1, PCIe 7.5, include/uapi/linux/pci_regs.h) */
 enum {

@@ -1,6 +1,9 @@
 #include "vfio_probe_json.h"
 
 #include <errno.h>
+#include <string.h>
+
+#include "json_text.h"
 
 static void pj_newline(struct pj *j)
 {
@@ -79,17 +82,7 @@ void pj_bool(struct pj *j, const char *key, int v)
 void pj_str(struct pj *j, const char *key, const char *s)
 {
 	pj_key(j, key);
-	fputc('"', j->f);
-	for (; *s; ++s) {
-		const unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(j->f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(j->f, "\\u%04x", c);
-		else
-			fputc(c, j->f);
-	}
-	fputc('"', j->f);
+	json_print_string(j->f, s, strlen(s));  /* escapes, and keeps the output UTF-8 */
 }
 
 const char *pj_errno_name(int err)

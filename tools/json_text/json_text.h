@@ -1,6 +1,6 @@
-/* JSON text for hostfacts: strings from arbitrary bytes, and a well-formedness check (RFC 8259),
- * so that tools/hostval/collect.sh can embed command output and other programs' JSON in the host
- * report without a JSON tool on the host. */
+/* JSON text from C for the host-side tools (hostfacts, vfio_probe): strings from arbitrary bytes,
+ * and a well-formedness check (RFC 8259), so that tools/hostval/collect.sh can embed command output
+ * and other programs' JSON in the host report without a JSON tool on the host. */
 #pragma once
 
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "hostfacts_json.h"
+#include "json_text.h"
 
 #include <errno.h>
 #include <stdlib.h>
