@@ -1,8 +1,9 @@
-// pciesim probe TOPOLOGY.yaml DEVICE [--driver NAME] [--iova ADDR] [--bytes N] [--dmesg]: boots the
+// pciesim probe TOPOLOGY.yaml DEVICE [--driver NAME] [--flow edu|gpu] [--iova ADDR] [--bytes N] [--dmesg]: boots the
 // co-simulated kernel, loads the VFIO driver, binds DEVICE to it (driver_override, as an
 // administrator does on a real host) and runs vfio_probe against it as a user process; prints
 // vfio_probe's JSON document (docs/vfio-probe.md). DEVICE is a topology name (edu0) or a PCI
-// name (0000:01:00.0).
+// name (0000:01:00.0). The flow follows the device's model (gpu: the GPU flow; else edu's) unless
+// --flow says otherwise.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "commands.h"
 #include "kernel/kernel.h"
 #include "pci/pci_core.h"
+#include "pcie/endpoint.h"
 #include "vfio_probe_cosim.h"
 
 namespace pciesim::cli {
@@ -22,6 +24,7 @@ struct ProbeArgs {
   std::string driver = "pciesim_vfio_pci";
   std::string iova;
   unsigned bytes = VFIO_PROBE_DEFAULT_BYTES;
+  std::string flow;  // "" = by the device's model
   bool dmesg = false;
 };
 
@@ -40,9 +43,14 @@ int run_probe(const ProbeArgs& a) {
     opt.iova = std::strtoull(a.iova.c_str(), &end, 0);
     if (*end || opt.iova % 4096) throw UsageError("--iova " + a.iova + ": not a page-aligned number");
   }
-  if (a.bytes == 0 || a.bytes > 4095) throw UsageError("--bytes: 1..4095 (QEMU 7.2's edu aborts on 4096)");
-  opt.dma_len = a.bytes;
   Machine m = load_machine(a.file);
+  const FunctionInfo& target = resolve_function(*m.fabric, a.device);
+  const bool gpu = a.flow.empty() ? target.endpoint && target.endpoint->spec().model == "gpu" : a.flow == "gpu";
+  opt.flow = gpu ? VFIO_PROBE_FLOW_GPU : VFIO_PROBE_FLOW_EDU;
+  if (gpu ? a.bytes == 0 || a.bytes > 4096 : a.bytes == 0 || a.bytes > 4095)
+    throw UsageError(gpu ? "--bytes: 1..4096 (one page of the GPU flow's buffers)"
+                         : "--bytes: 1..4095 (QEMU 7.2's edu aborts on 4096)");
+  opt.dma_len = a.bytes;
   cosim::Kernel kernel(*m.fabric);
   kernel.boot();
   const std::string name = pci_name_of(*m.fabric, kernel, a.device);
@@ -78,7 +86,9 @@ void add_probe_command(CLI::App& app, int& exit_code) {
   sub->add_option("DEVICE", args->device, "The device: its topology name or PCI name (0000:01:00.0)")->required();
   sub->add_option("--driver", args->driver, "The VFIO driver to bind (default pciesim_vfio_pci, our variant driver)");
   sub->add_option("--iova", args->iova, "Where vfio_probe maps its buffers (default 0x1000000)");
-  sub->add_option("--bytes", args->bytes, "Bytes per DMA transfer, 1..4095 (default 4000)");
+  sub->add_option("--bytes", args->bytes, "Bytes per DMA transfer, 1..4095 (edu) or 1..4096 (gpu) (default 4000)");
+  sub->add_option("--flow", args->flow, "edu or gpu (default: by the device's model)")
+      ->check(CLI::IsMember({"edu", "gpu"}));
   sub->add_flag("--dmesg", args->dmesg, "Print the kernel log to stderr afterwards");
   sub->add_flag("--json", "The output is vfio_probe's JSON document (always; accepted as every command does)");
   sub->callback([args, &exit_code] { exit_code = guarded([args] { return run_probe(*args); }); });

@@ -42,16 +42,30 @@ struct vfio_probe_sys {
 #define VFIO_PROBE_DEFAULT_IOVA 0x1000000ull
 #define VFIO_PROBE_DEFAULT_BYTES 4000u
 
+enum vfio_probe_flow {
+	VFIO_PROBE_FLOW_EDU = 0, /* QEMU's edu (vfio_probe_run) */
+	VFIO_PROBE_FLOW_GPU = 1, /* the pciesim GPU (vfio_probe_gpu_run) */
+};
+
 struct vfio_probe_options {
 	const char *device;   /* "0000:01:00.0" */
 	uint64_t iova;        /* where the probe maps its buffers (below edu's 28-bit DMA mask) */
 	unsigned int dma_len; /* bytes per DMA transfer (QEMU 7.2's edu accepts at most 4095) */
+	enum vfio_probe_flow flow;
 };
+
+/* The flow opt->flow names. */
+int vfio_probe_run_flow(const struct vfio_probe_sys *sys, const struct vfio_probe_options *opt, FILE *out);
 
 /* Runs the flow and writes the JSON document to `out`. Returns 0 when every step could run (the
  * document records what each step observed), 1 when the flow had to stop early (the document
  * says where and why). */
 int vfio_probe_run(const struct vfio_probe_sys *sys, const struct vfio_probe_options *opt, FILE *out);
+
+/* The GPU flow for the pciesim GPU (1234:9e10; vfio_probe_gpu.c): page tables in VRAM through
+ * BAR1, system memory -> VRAM -> system memory with the copy engine, an IOMMU fault and a GMMU
+ * fault, the driver's trapped invalidation window. Same document conventions and results. */
+int vfio_probe_gpu_run(const struct vfio_probe_sys *sys, const struct vfio_probe_options *opt, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -50,7 +50,7 @@ ProbeRun run_vfio_probe(cosim::Kernel& k, const vfio_probe_options& opt) {
   }
   {
     UserProcess p(k, "vfio_probe");
-    out.status = p.run([&] { return vfio_probe_run(&kSimSys, &opt, f); }, &out.why);
+    out.status = p.run([&] { return vfio_probe_run_flow(&kSimSys, &opt, f); }, &out.why);
   }  // exit: the process's mappings and descriptors go, the device closes
   std::fclose(f);
   out.json.assign(text, size);

@@ -1,7 +1,7 @@
 /* vfio_probe on a real Linux host: the system-call table is the C library's. Built statically so
  * it runs in a minimal initramfs or on a lab machine without the project's build.
  *
- *   vfio_probe [--iova ADDR] [--bytes N] 0000:01:00.0 > probe.json
+ *   vfio_probe [--gpu] [--iova ADDR] [--bytes N] 0000:01:00.0 > probe.json  (--gpu: the pciesim GPU flow)
  *
  * The device must be bound to vfio-pci (or a variant such as pciesim_vfio_pci) and its IOMMU group
  * viable. Exit status: 0 when every step ran, 1 when the flow stopped early, 2 on bad usage. */
@@ -55,7 +55,7 @@ static const struct vfio_probe_sys libc_sys = {
 
 static int usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [--iova ADDR] [--bytes N] DDDD:BB:DD.F\n", argv0);
+	fprintf(stderr, "usage: %s [--gpu] [--iova ADDR] [--bytes N] DDDD:BB:DD.F\n", argv0);
 	return 2;
 }
 
@@ -64,7 +64,9 @@ int main(int argc, char **argv)
 	struct vfio_probe_options opt = { .device = NULL, .iova = VFIO_PROBE_DEFAULT_IOVA, .dma_len = VFIO_PROBE_DEFAULT_BYTES };
 	for (int i = 1; i < argc; ++i) {
 		char *end = NULL;
-		if (strcmp(argv[i], "--iova") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--gpu") == 0) {
+			opt.flow = VFIO_PROBE_FLOW_GPU;
+		} else if (strcmp(argv[i], "--iova") == 0 && i + 1 < argc) {
 			opt.iova = strtoull(argv[++i], &end, 0);
 			if (*end || opt.iova % 4096)
 				return fprintf(stderr, "vfio_probe: --iova %s: not a page-aligned number\n", argv[i]), 2;
@@ -81,5 +83,5 @@ int main(int argc, char **argv)
 	}
 	if (!opt.device)
 		return usage(argv[0]);
-	return vfio_probe_run(&libc_sys, &opt, stdout);
+	return vfio_probe_run_flow(&libc_sys, &opt, stdout);
 }
