@@ -155,6 +155,29 @@ uint8_t GpuDevice::ce_move(uint64_t src, uint64_t dst, uint64_t len, uint32_t fl
   // bandwidth (the engine's ceiling). Upstream requests are further spaced by the link's
   // occupancy (models/pcie/link.h), so system and peer copies run at the link's rate.
   sc_core::sc_time issue = t, done = t;
+  if (local && fill) {
+    // A FILL of VRAM by physical address: one pass over the backing (GpuVram::fill visits only
+    // backed pages for zeros), the time of its bytes at the VRAM bandwidth.
+    if (!m_vram.contains(dst, len)) return kCeErrBadCommand;
+    m_vram.fill(dst, pattern, len);
+    t += std::max(m_tlb_hit, sc_core::sc_time(m_vram_ps_per_byte * double(len), sc_core::SC_PS));
+    m_ce_stats.requests += (len + m_params.ce_request_bytes - 1) / m_params.ce_request_bytes;
+    if (m_listener) {
+      GpuTransaction x;
+      x.engine = r.engine;
+      x.purpose = GpuPurpose::Destination;
+      x.client = r.client;
+      x.context = r.context;
+      x.is_write = true;
+      x.bytes = static_cast<uint32_t>(std::min<uint64_t>(len, UINT32_MAX));
+      x.has_va = false;
+      x.aperture = GmmuAperture::Video;
+      x.address = dst;
+      x.latency = t - issue;
+      m_listener(x);
+    }
+    return kCeErrNone;
+  }
   uint8_t* buf = m_buffer.data();
   unsigned filled = 0;  // bytes of buf holding the FILL pattern
   for (uint64_t off = 0; off < len;) {
@@ -178,7 +201,7 @@ uint8_t GpuDevice::ce_move(uint64_t src, uint64_t dst, uint64_t len, uint32_t fl
     // the engine: its data is lost and the copy goes on (gpu_regs.h, PCIe 2.4.1).
     m_ce_stats.requests += local ? (n + m_params.ce_request_bytes - 1) / m_params.ce_request_bytes : 1;
     done = std::max(done, ts);
-    issue += std::max(m_tlb_hit, sc_core::sc_time(m_vram_ps_per_byte * bytes, sc_core::SC_PS));
+    issue += std::max(m_tlb_hit, vram_transfer(bytes));
     off += n;
   }
   t = std::max(done, issue);

@@ -155,6 +155,14 @@ class GpuDevice : public Endpoint {
   void record_fault(const Requester& r, uint64_t va, gpu::GmmuAccessType type, const gpu::GmmuFault& f,
                     sc_core::sc_time& t);
   sc_core::sc_time vram_time(unsigned bytes) const;
+  // `bytes` at the VRAM bandwidth (the last size asked is remembered: requests repeat one size).
+  sc_core::sc_time vram_transfer(unsigned bytes) const {
+    if (bytes != m_transfer_bytes) {
+      m_transfer_bytes = bytes;
+      m_transfer_time = sc_core::sc_time(m_vram_ps_per_byte * bytes, sc_core::SC_PS);
+    }
+    return m_transfer_time;
+  }
 
   // copy engine (gpu_copy_engine.cpp)
   void ce_thread();
@@ -178,6 +186,8 @@ class GpuDevice : public Endpoint {
 
   sc_core::sc_time m_tlb_hit, m_vram_latency;
   double m_vram_ps_per_byte = 0;
+  mutable unsigned m_transfer_bytes = ~0u;
+  mutable sc_core::sc_time m_transfer_time;
 
   // walk state: the time the walk's reads accumulate, and who walks (for records)
   mutable sc_core::sc_time* m_walk_time = nullptr;

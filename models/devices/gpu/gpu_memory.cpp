@@ -41,7 +41,7 @@ uint32_t access_code(GmmuAccessType t) {
 
 sc_core::sc_time GpuDevice::vram_time(unsigned bytes) const {
   // One VRAM access: latency plus the bytes at the VRAM bandwidth (gpu_device.cpp defaults).
-  return m_vram_latency + sc_core::sc_time(m_vram_ps_per_byte * bytes, sc_core::SC_PS);
+  return m_vram_latency + vram_transfer(bytes);
 }
 
 bool GpuDevice::table_read(GmmuAperture ap, uint64_t addr, uint64_t* words, unsigned count) const {

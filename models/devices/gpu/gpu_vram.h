@@ -3,6 +3,7 @@
 // device model (gpu_device.h) for VRAM accesses, GMMU page-table reads and BAR1.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -45,6 +46,25 @@ class GpuVram {
     }
   }
   void fill(uint64_t addr, uint8_t value, uint64_t len) {
+    if (addr >= m_size) return;
+    len = std::min(len, m_size - addr);
+    if (value == 0 && len / kPageSize > m_pages.size()) {
+      // Zeros over more pages than are backed (a scrub of all VRAM): visit the backed pages only.
+      for (auto it = m_pages.begin(); it != m_pages.end();) {
+        const uint64_t base = it->first * kPageSize;
+        const uint64_t lo = std::max(addr, base), hi = std::min(addr + len, base + kPageSize);
+        if (lo >= hi) {
+          ++it;
+        } else if (hi - lo == kPageSize) {
+          if (it->first == m_last_pfn) m_last_pfn = ~uint64_t{0}, m_last = nullptr;
+          it = m_pages.erase(it);
+        } else {
+          std::memset(it->second.get() + (lo - base), 0, hi - lo);
+          ++it;
+        }
+      }
+      return;
+    }
     while (len) {
       const size_t n = chunk(addr, len);
       // Zeros into a page never written: nothing to allocate; over a whole page: the page goes.
@@ -80,7 +100,10 @@ class GpuVram {
     return m_last;
   }
   static bool all_zero(const uint8_t* p, size_t n) {
-    for (size_t i = 0; i < n; ++i)
+    size_t i = 0;
+    for (uint64_t w; i + 8 <= n; i += 8)
+      if (std::memcpy(&w, p + i, 8), w) return false;
+    for (; i < n; ++i)
       if (p[i]) return false;
     return true;
   }
