@@ -288,3 +288,57 @@ TEST_F(GpuCopyEngineTest, PhysicalRingFillAndCopyNeedNoContextAndScrubVram) {
   in_thread([&] { submit({Cmd{kCeOpFill, kCeFlagDstPhysical | 1u << kCeFlagDstTargetShift, 0, 0, 64}}); });
   EXPECT_EQ(ce_error(), kCeErrBadCommand);
 }
+
+// Copy throughput (docs/gpu.md "Timing"): a system -> VRAM copy runs at most at the link's rate
+// (Gen4 x16: 16 GT/s x 16 lanes x 128/130 = 31.5 GB/s before TLP overhead, PCIe 4.0 4.2.2), a
+// VRAM -> VRAM copy does not touch the link and is bounded by VRAM's bandwidth: with `vram_gbps: 4`
+// it takes at least its bytes at 4 GB/s.
+struct GpuSlowVramTest : GpuCopyEngineTest {
+  void SetUp() override { build(gpu_topology("v2-pascal", ", vram_gbps: 4")); }
+};
+
+namespace {
+double copy_seconds(GpuCopyEngineTest& t, uint64_t src, uint64_t dst, uint64_t len) {
+  sc_core::sc_time elapsed;
+  const uint32_t done = t.gpu0->reg(kCeCompleted) + 1;
+  in_thread([&] {
+    const sc_core::sc_time t0 = sc_core::sc_time_stamp();
+    t.put_cmd(t.gpu0->reg(kCePut), GpuFixture::Cmd{kCeOpCopy, 0, src, dst, len});
+    t.gpu0->reg(kCePut);
+    t.wr(kCePut, (t.gpu0->reg(kCePut) + 1) % GpuFixture::kRingEntries);
+    // the doorbell's own write time is part of what a driver sees; poll without bus traffic
+    while (t.gpu0->reg(kCeCompleted) != done && !(t.gpu0->reg(kCeStatus) & kCeHalted))
+      sc_core::wait(sc_core::sc_time(1, sc_core::SC_NS));
+    elapsed = sc_core::sc_time_stamp() - t0;
+  });
+  return elapsed.to_seconds();
+}
+}  // namespace
+
+// 1 MiB of VRAM at kBigVram and 1 MiB of system memory (IOVA kIova) at kBigSys, so fixed costs
+// (doorbell, command fetch, latencies) are small beside the transfer.
+constexpr uint64_t kBig = 1 << 20, kBigVram = 0x5000'0000, kBigSys = 0x6000'0000;
+
+TEST_F(GpuCopyEngineTest, SystemCopiesRunAtMostAtTheLinksRate) {
+  iommu_map("gpu0", kIova, kPa, kBig / 4096);
+  setup_context();
+  t.map_range(kBigVram, 0x80'0000, 2 * kBig);
+  t.map_range(kBigSys, kIova, kBig, GmmuAperture::SysCoherent);
+  copy_seconds(*this, kBigSys, kBigVram, kBig);  // warm: TLB, IOTLB, route cache
+  const double sys = copy_seconds(*this, kBigSys, kBigVram, kBig);
+  const double local = copy_seconds(*this, kBigVram, kBigVram + kBig, kBig);
+  EXPECT_EQ(ce_error(), 0u);
+  EXPECT_LE(kBig / sys, 31.5e9) << "no faster than the Gen4 x16 link";
+  EXPECT_GT(kBig / sys, 4e9) << "requests are pipelined, not one round trip each";
+  EXPECT_LT(local, sys) << "VRAM -> VRAM does not cross the link";
+}
+
+TEST_F(GpuSlowVramTest, VramCopiesAreBoundedByVramBandwidth) {
+  setup_context();
+  t.map_range(kBigVram, 0x80'0000, 2 * kBig);
+  copy_seconds(*this, kBigVram, kBigVram + kBig, kBig);  // warm the TLB
+  const double s = copy_seconds(*this, kBigVram, kBigVram + kBig, kBig);
+  EXPECT_EQ(ce_error(), 0u);
+  EXPECT_GE(s, kBig / 4e9) << "1 MiB at 4 GB/s";
+  EXPECT_LT(s, kBig / 4e9 * 1.2) << "and not much more: requests are pipelined";
+}
