@@ -117,6 +117,7 @@ static const struct vfio_device_ops pciesim_vfio_ops = {
 	.open_device = pciesim_vfio_open_device,
 	.close_device = pciesim_vfio_close_device,
 	.ioctl = pciesim_vfio_ioctl,
+	.device_feature = vfio_pci_core_ioctl_feature,
 	.read = vfio_pci_core_read,
 	.write = pciesim_vfio_write,
 	.mmap = pciesim_vfio_mmap,

@@ -70,6 +70,9 @@ class IommuApi {
   void probe_devices();
   bool enabled() const { return m_enabled; }
 
+  // iommu_release_device (a device that goes away: an SR-IOV VF): detached from its domain and
+  // dropped from its group ("Removing from iommu group N"); an emptied group stays numbered.
+  void remove_device(PciDev& d);
   GroupRec* group_of(const PciDev& d) const;
   const std::vector<std::unique_ptr<GroupRec>>& groups() const { return m_groups; }
   IntelIommu* unit_for(const PciDev& d) const;

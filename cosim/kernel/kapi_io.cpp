@@ -19,8 +19,15 @@ uint64_t phys_of(const volatile void* addr) {
   }
   return KernelCpu::phys(addr);
 }
-uint64_t rd(const volatile void* a, unsigned n) { return Kernel::current().cpu().read(phys_of(a), n); }
-void wr(volatile void* a, uint64_t v, unsigned n) { Kernel::current().cpu().write(phys_of(a), v, n); }
+// lib/iomap.c IO_COND: an ioport_map() cookie is port I/O, anything else MMIO.
+uint64_t rd(const volatile void* a, unsigned n) {
+  if (KernelCpu::is_port_cookie(a)) return Kernel::current().cpu().port_read(KernelCpu::port_of(a), n);
+  return Kernel::current().cpu().read(phys_of(a), n);
+}
+void wr(volatile void* a, uint64_t v, unsigned n) {
+  if (KernelCpu::is_port_cookie(a)) return Kernel::current().cpu().port_write(KernelCpu::port_of(a), static_cast<uint32_t>(v), n);
+  Kernel::current().cpu().write(phys_of(a), v, n);
+}
 }  // namespace
 
 extern "C" u8 ioread8(const void __iomem* addr) { return static_cast<u8>(rd(addr, 1)); }

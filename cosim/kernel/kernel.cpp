@@ -13,6 +13,7 @@
 #include "vfio/vfio_core.h"
 #include "pci/pci_core.h"
 #include "pci/pci_msi.h"
+#include "pci/vgaarb.h"
 #include "pcie/fabric.h"
 
 namespace pciesim::cosim {
@@ -37,6 +38,7 @@ Kernel::Kernel(Fabric& fabric, KernelOptions options)
   g_kernel = this;
   m_irq = std::make_unique<IrqCore>(*this);
   m_pci = std::make_unique<PciCore>(*this);
+  m_vga = std::make_unique<VgaArbiter>(*this);
   m_iommu = std::make_unique<IommuApi>(*this);
   m_sysfs = std::make_unique<Sysfs>(*this);
   m_user_memory = std::make_unique<UserMemory>(*m_memory);
@@ -85,6 +87,8 @@ void Kernel::boot() {
   // subsys_initcall(pci): the PCI core scans, enabling ACS, before the IOMMU driver comes up.
   if (m_options.iommu && !m_fabric.iommus().empty()) m_pci->request_acs();
   m_pci->scan();
+  // subsys_initcall_sync(vga_arb_device_init): the VGA arbiter takes every VGA-class device.
+  m_vga->init();
   // intel_iommu_init (fs_initcall): DMAR units, then the IOMMU core probes every PCI device.
   if (m_options.iommu && !m_fabric.iommus().empty()) {
     m_iommu_hw = std::make_unique<IommuCore>(m_fabric, *m_memory, m_log, m_options.intel);
@@ -109,6 +113,8 @@ void Kernel::boot() {
   m_booted = true;
   // device_initcall: the built-in PCIe port driver binds the ports (when this program links it).
   if (ModuleRegistry::instance().find("pcieport")) load_module("pcieport");
+  // Its AER port service (cosim/pci/aer.c), when linked: root port interrupts, error recovery.
+  if (ModuleRegistry::instance().find("aer")) load_module("aer");
 }
 
 int Kernel::load_module(const std::string& name, const std::string& params) {

@@ -41,6 +41,7 @@ class PciCore;
 class Sysfs;
 class UserMemory;
 class VfioCore;
+class VgaArbiter;
 
 struct KernelOptions {
   // Kernel memory: a range of the DRAM (0: the upper half of the DRAM, at most 512 MiB).
@@ -90,6 +91,7 @@ class Kernel {
   IommuApi& iommu() { return *m_iommu; }
   IrqCore& irq() { return *m_irq; }
   PciCore& pci() { return *m_pci; }
+  VgaArbiter& vga() { return *m_vga; }  // the VGA arbiter (cosim/pci/vgaarb.h), set up at boot
   Sysfs& sysfs() { return *m_sysfs; }
   // The descriptors of the simulated process the kernel serves (eventfds; VFIO files next).
   FileTable& files() { return m_files; }
@@ -110,6 +112,7 @@ class Kernel {
   std::unique_ptr<IommuCore> m_iommu_hw;
   std::unique_ptr<IrqCore> m_irq;
   std::unique_ptr<PciCore> m_pci;
+  std::unique_ptr<VgaArbiter> m_vga;
   std::unique_ptr<IommuApi> m_iommu;
   std::unique_ptr<Sysfs> m_sysfs;
   std::unique_ptr<UserMemory> m_user_memory;

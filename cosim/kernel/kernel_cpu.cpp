@@ -8,11 +8,12 @@
 
 namespace pciesim::cosim {
 
-uint64_t KernelCpu::access(bool write, uint64_t addr, uint64_t value, unsigned size) {
+uint64_t KernelCpu::access(bool write, uint64_t addr, uint64_t value, unsigned size, bool io) {
   sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
   uint8_t data[8];
   std::memcpy(data, &value, 8);
-  const PcieExtension& ext = m_fabric.cpu().access(write, addr, data, size, delay);
+  const PcieExtension& ext = io ? m_fabric.cpu().io_access(write, static_cast<uint32_t>(addr), data, size, delay)
+                                : m_fabric.cpu().access(write, addr, data, size, delay);
   const bool ok = ext.verdict.outcome == Outcome::Delivered;
   if (!ok) ++m_failed;
   if (write) {
@@ -32,6 +33,11 @@ uint64_t KernelCpu::access(bool write, uint64_t addr, uint64_t value, unsigned s
   if (s && s->in_task() && delay > sc_core::SC_ZERO_TIME) s->sleep(delay, "an MMIO read completion");
   return v;
 }
+
+uint32_t KernelCpu::port_read(uint16_t port, unsigned size) {
+  return static_cast<uint32_t>(access(false, port, 0, size, true));
+}
+void KernelCpu::port_write(uint16_t port, uint32_t value, unsigned size) { access(true, port, value, size, true); }
 
 uint64_t KernelCpu::read(uint64_t phys, unsigned size) { return access(false, phys, 0, size); }
 void KernelCpu::write(uint64_t phys, uint64_t value, unsigned size) { access(true, phys, value, size); }

@@ -36,6 +36,19 @@ class KernelCpu {
   bool config_read(int segment, RequesterId bdf, uint16_t reg, unsigned size, uint32_t& value);
   bool config_write(int segment, RequesterId bdf, uint16_t reg, unsigned size, uint32_t value);
 
+  // Port I/O (IN/OUT): 1, 2 or 4 bytes within one DW, as I/O requests through the fabric
+  // (docs/vga.md). A read nobody completes returns all ones, as on a PC.
+  uint32_t port_read(uint16_t port, unsigned size);
+  void port_write(uint16_t port, uint32_t value, unsigned size);
+  // ioport_map() cookies, as x86's lib/iomap.c makes them: PIO_OFFSET + port, below PIO_RESERVED.
+  static constexpr uintptr_t kPioOffset = 0x10000, kPioReserved = 0x40000, kPioMask = 0xffff;
+  static void* port_cookie(uint16_t port) { return reinterpret_cast<void*>(kPioOffset + port); }
+  static bool is_port_cookie(const volatile void* p) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    return a > kPioOffset && a < kPioReserved;  // lib/iomap.c IO_COND
+  }
+  static uint16_t port_of(const volatile void* p) { return reinterpret_cast<uintptr_t>(p) & kPioMask; }
+
   static void* cookie(uint64_t phys) { return reinterpret_cast<void*>(kIomapBase + phys); }
   static bool is_cookie(const volatile void* p) {
     const uintptr_t a = reinterpret_cast<uintptr_t>(p);
@@ -49,7 +62,7 @@ class KernelCpu {
 
  private:
   bool ecam_address(int segment, RequesterId bdf, uint16_t reg, uint64_t& addr) const;
-  uint64_t access(bool write, uint64_t addr, uint64_t value, unsigned size);
+  uint64_t access(bool write, uint64_t addr, uint64_t value, unsigned size, bool io = false);
 
   Fabric& m_fabric;
   uint64_t m_reads = 0, m_writes = 0, m_failed = 0;

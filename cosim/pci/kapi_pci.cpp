@@ -258,10 +258,7 @@ extern "C" void __iomem* pci_iomap_range(struct pci_dev* dev, int bar, unsigned 
   const resource_size_t start = pci_resource_start(dev, bar), len = pci_resource_len(dev, bar);
   const unsigned long flags = pci_resource_flags(dev, bar);
   if (len <= offset || !start) return nullptr;
-  if (flags & IORESOURCE_IO) {
-    _dev_printk(KERN_ERR, &dev->dev, "BAR %d: I/O port BARs cannot be mapped (the CPU model has no I/O space)\n", bar);
-    return nullptr;
-  }
+  if (flags & IORESOURCE_IO) return ioport_map(start + offset, static_cast<unsigned int>(len - offset));  // lib/pci_iomap.c
   if (!(flags & IORESOURCE_MEM)) return nullptr;
   (void)maxlen;
   return pciesim::cosim::KernelCpu::cookie(start + offset);

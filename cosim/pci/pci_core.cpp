@@ -9,6 +9,7 @@
 #include "pcie/fabric.h"
 #include "pcie/root_complex.h"
 #include "kernel/kapi.h"
+#include <linux/notifier.h>
 
 namespace {
 constexpr __u32 kPciAnyId = static_cast<__u32>(PCI_ANY_ID);
@@ -127,7 +128,11 @@ void PciCore::scan_bus(int segment, uint8_t bus, pci_bus* on_bus, pci_dev* bridg
       c = child.get();
       m_buses.push_back(std::move(child));
       char line[128];
-      std::snprintf(line, sizeof line, "pci %s: PCI bridge to [bus %02x-%02x]\n", d->name.c_str(), secondary, subordinate);
+      // %pR of a bus resource (lib/vsprintf.c resource_string): "[bus 04]" when it spans one bus
+      if (subordinate == secondary)
+        std::snprintf(line, sizeof line, "pci %s: PCI bridge to [bus %02x]\n", d->name.c_str(), secondary);
+      else
+        std::snprintf(line, sizeof line, "pci %s: PCI bridge to [bus %02x-%02x]\n", d->name.c_str(), secondary, subordinate);
       m_kernel.printk(LogLevel::Info, line);
     }
     scan_bus(segment, secondary, c, d->dev.get(), depth + 1);
@@ -191,6 +196,7 @@ PciDev* PciCore::scan_device(int segment, uint8_t bus, uint8_t devfn, pci_bus* o
     if (ext != 0xffffffffu) dev->cfg_size = PCI_CFG_SPACE_EXP_SIZE;
   }
   dev->acs_cap = find_ext_capability(dev, PCI_EXT_CAP_ID_ACS);
+  sriov_init(*rec);  // pci_iov_init (pci_iov.cpp): a function with SR-IOV is a PF from now on
   if (m_acs_requested) enable_acs(*rec);
   // pci_setup_device: 32-bit DMA until the driver asks for more.
   dev->dma_mask = 0xffffffffull;
@@ -430,7 +436,10 @@ int PciCore::probe(pci_driver* drv, PciDev& d) {
   int rc = -ENODEV;
   if (!m_kernel.run(std::string(drv->name) + ".probe", [&] { rc = drv->probe ? drv->probe(dev, id) : 0; }).ok())
     rc = -EFAULT;  // the probe oopsed or never finished: the binding is undone
-  if (rc == 0) return 0;
+  if (rc == 0) {
+    cosim_bus_notify(&pci_bus_type, BUS_NOTIFY_BOUND_DRIVER, &dev->dev);  // driver_bound
+    return 0;
+  }
   forget_driver(d, drv);
   if (rc == -ENODEV || rc == -ENXIO) return rc;
   _dev_printk(KERN_ERR, &dev->dev, "probe with driver %s failed with error %d\n", drv->name, rc);

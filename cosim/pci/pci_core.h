@@ -52,6 +52,14 @@ struct PciDev {
   std::vector<std::pair<uint64_t, uint32_t>> messages;  // address/data per vector, as programmed
   uint64_t msix_table = 0;             // MSI-X: physical address of the table (BAR + offset)
   bool locked = false;                 // pci_dev_lock
+  // SR-IOV (drivers/pci/iov.c struct pci_sriov): the PF's capability offset and VFs enabled now
+  uint16_t sriov_pos = 0;
+  unsigned num_vfs = 0;
+  // What sriov_restore_state writes back after a PF reset (iov->ctrl, iov->pgsz, the VF BARs as
+  // the PF's IOV resources hold them), cached when VFs are enabled.
+  uint16_t iov_ctrl = 0;
+  uint32_t iov_pgsz = 0;
+  std::array<uint32_t, 6> iov_bars{};
 };
 
 class PciCore {
@@ -115,9 +123,28 @@ class PciCore {
   // Every function on `bridge`'s secondary bus and below (false when it has none).
   bool devices_below(const PciDev& bridge, std::vector<PciDev*>& out) const;
 
+  // ---- SR-IOV (drivers/pci/iov.c, Linux 6.1; pci_iov.cpp) ----
+  // sriov_numvfs_store: writing /sys/bus/pci/devices/PF/sriov_numvfs. Calls the bound driver's
+  // sriov_configure; 0 or the errno the sysfs write returns.
+  int sriov_numvfs_store(PciDev& pf, unsigned num_vfs);
+  // pci_enable_sriov / pci_disable_sriov, for drivers: NumVFs, VF Enable + VF MSE, 100 ms, then
+  // pci_iov_add_virtfn for each VF (grouped by the IOMMU core, drivers attached); disabling
+  // removes the VFs first.
+  int enable_sriov(PciDev& pf, unsigned nr_virtfn);
+  void disable_sriov(PciDev& pf);
+  // pci_restore_iov_state (sriov_restore_state), from pci_restore_state: a PF reset cleared VF
+  // Enable; ARI, the VF BARs, the page size, NumVFs and VF Enable + MSE are written back, 100 ms.
+  void restore_iov_state(PciDev& pf);
+  // sriov_init at enumeration: is_physfn, and the registers restore_iov_state writes back.
+  void sriov_init(PciDev& pf);
+  unsigned sriov_totalvfs(PciDev& pf);
+  PciDev* physfn(const PciDev& vf) const;
+
   Kernel& kernel() { return m_kernel; }
 
  private:
+  PciDev* add_virtfn(PciDev& pf, unsigned id);   // pci_iov_add_virtfn
+  void remove_virtfn(PciDev& vf);                 // pci_iov_remove_virtfn
   void scan_bus(int segment, uint8_t bus, pci_bus* parent_bus, pci_dev* bridge, unsigned depth);
   std::vector<PciDev*>* m_fresh = nullptr;  // during a scan: the devices it added
   bool m_acs_requested = false;

@@ -39,6 +39,7 @@ void PciCore::restore_state(PciDev& d) {
   }
   if (dev->acs_cap) config_write(dev, dev->acs_cap + PCI_ACS_CTRL, 2, d.saved[static_cast<size_t>((dev->acs_cap + PCI_ACS_CTRL) / 2)]);
   msi_write_state(m_kernel, d);
+  restore_iov_state(d);  // pci_restore_iov_state, after ACS
   d.state_saved = false;  // pci_restore_state clears state_saved
 }
 

@@ -4,8 +4,9 @@
  * kernel C over the co-simulated kernel's API: it binds every PCIe root port, switch upstream and
  * downstream port (and root complex event collector), as the built-in driver does at boot, so a
  * port shows "pcieport" as its driver and counts as a driver-managed-DMA user of its group, as on a
- * real host. The port services (AER, PME, hotplug, DPC, bandwidth notification) are not modelled:
- * the driver enables the port and bus mastering and stops there.
+ * real host. It enables the port and bus mastering. The AER service is cosim/pci/aer.c (module
+ * "aer", loaded after this one: docs/aer.md); PME, hotplug, DPC and bandwidth notification are not
+ * modelled.
  */
 #include <linux/module.h>
 #include <linux/pci.h>

@@ -126,7 +126,8 @@ class VfioCore {
   void unregister_device(PciDev& d);
   bool registered(const PciDev& d) const { return m_devices.count(&d) != 0; }
   // The registered vfio_device of group `g` whose name `name` matches (vfio_device_get_from_name).
-  ::vfio_device* find(const GroupRec& g, const std::string& name) const;
+  // A match op's errno (a bad option, a VF token refused) ends the search: *error gets it.
+  ::vfio_device* find(const GroupRec& g, const std::string& name, int* error = nullptr) const;
   UserMemory& memory() { return m_mem; }
 
   // open(2) of "/dev/vfio/vfio" or "/dev/vfio/N": a descriptor or -ENOENT (no such node),

@@ -67,7 +67,9 @@ long VfioGroupFile::ioctl(unsigned long cmd, void* arg) {
       // vfio_group_get_device_fd: the name first (vfio_device_get_from_name, which takes a
       // reference: none left once the driver is unregistering and no file is open), then the
       // container (vfio_device_assign_container), then open_device on the first open.
-      ::vfio_device* vdev = m_kernel.vfio().find(m_group, static_cast<const char*>(arg));
+      int match_error = 0;
+      ::vfio_device* vdev = m_kernel.vfio().find(m_group, static_cast<const char*>(arg), &match_error);
+      if (match_error) return match_error;
       if (!vdev || !vfio_device_try_get(vdev)) return -ENODEV;
       if (!m_container || !m_container->iommu_set()) {
         vfio_device_put(vdev);
@@ -92,14 +94,20 @@ long VfioGroupFile::ioctl(unsigned long cmd, void* arg) {
 void VfioCore::register_device(PciDev& d, ::vfio_device* vdev) { m_devices[&d] = vdev; }
 void VfioCore::unregister_device(PciDev& d) { m_devices.erase(&d); }
 
-::vfio_device* VfioCore::find(const GroupRec& g, const std::string& name) const {
+::vfio_device* VfioCore::find(const GroupRec& g, const std::string& name, int* error) const {
   for (const PciDev* d : g.devices) {
     auto it = m_devices.find(d);
     if (it == m_devices.end() || !it->second) continue;
     ::vfio_device* v = it->second;
-    if (v->ops->match) {  // vfio_pci_core_match: the name, and the caller's token (none here)
+    if (v->ops->match) {  // vfio_pci_core_match: the name and options such as vf_token=
       std::string copy = name;
-      if (v->ops->match(v, copy.data()) > 0) return v;
+      int rc = 0;
+      Kernel::current().run("vfio match", [&] { rc = v->ops->match(v, copy.data()); });
+      if (rc < 0) {  // vfio_device_get_from_name: ERR_PTR(ret), the search stops
+        if (error) *error = rc;
+        return nullptr;
+      }
+      if (rc > 0) return v;
     } else if (d->name == name) {
       return v;
     }

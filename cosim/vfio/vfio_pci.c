@@ -6,13 +6,32 @@
  * denylist, and takes every operation from vfio_pci_core. Real-host comparisons bind a device to
  * this driver and, separately, to our variant driver (vfio_driver/), and diff the two.
  *
- * Not modelled: the ids=, nointxmask, disable_vga, disable_idle_d3 and enable_sriov parameters,
- * and the IGD/VGA special regions (no such devices in the models yet).
+ * disable_vga is modelled as Linux builds it with CONFIG_VFIO_PCI_VGA=y: false by default, so a
+ * VGA-class device gets the VGA region (docs/vga.md). enable_sriov (CONFIG_PCI_IOV=y) lets a PF
+ * bound here create VFs through sriov_numvfs; their users then need the PF's VF token
+ * (docs/sriov.md). Not modelled: the ids=, nointxmask and disable_idle_d3 parameters, and the
+ * IGD special regions.
  */
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
+
+#define CONFIG_VFIO_PCI_VGA 1 /* as Debian's x86 config: the VGA region is built in */
+
+#ifdef CONFIG_VFIO_PCI_VGA
+static bool disable_vga;
+module_param(disable_vga, bool, 0444);
+MODULE_PARM_DESC(disable_vga, "Disable VGA resource access through vfio-pci");
+#endif
+
+#define CONFIG_PCI_IOV 1 /* as Debian's x86 config */
+
+#ifdef CONFIG_PCI_IOV
+static bool enable_sriov;
+module_param(enable_sriov, bool, 0644);
+MODULE_PARM_DESC(enable_sriov, "Enable support for SR-IOV configuration.  Enabling SR-IOV on a PF typically requires support of the userspace PF driver, enabling VFs without such support may result in non-functional VFs or PF.");
+#endif
 
 static bool disable_denylist;
 module_param(disable_denylist, bool, 0444);
@@ -73,6 +92,7 @@ static const struct vfio_device_ops vfio_pci_ops = {
 	.mmap = vfio_pci_core_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
+	.device_feature = vfio_pci_core_ioctl_feature,
 };
 
 static int vfio_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
@@ -103,6 +123,14 @@ static void vfio_pci_remove(struct pci_dev *pdev)
 	vfio_put_device(&vdev->vdev);
 }
 
+static int vfio_pci_sriov_configure(struct pci_dev *pdev, int nr_virtfn)
+{
+	if (!enable_sriov)
+		return -ENOENT;
+
+	return vfio_pci_core_sriov_configure(dev_get_drvdata(&pdev->dev), nr_virtfn);
+}
+
 static const struct pci_device_id vfio_pci_table[] = {
 	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID) }, /* match all by default */
 	{}
@@ -114,9 +142,27 @@ static struct pci_driver vfio_pci_driver = {
 	.id_table = vfio_pci_table,
 	.probe = vfio_pci_probe,
 	.remove = vfio_pci_remove,
+	.sriov_configure = vfio_pci_sriov_configure,
+	.err_handler = &vfio_pci_core_err_handlers,
 	.driver_managed_dma = true,
 };
-module_pci_driver(vfio_pci_driver);
+static int __init vfio_pci_init(void)
+{
+	bool is_disable_vga = true;
+
+#ifdef CONFIG_VFIO_PCI_VGA
+	is_disable_vga = disable_vga;
+#endif
+	vfio_pci_core_set_params(false, is_disable_vga, false);
+	return pci_register_driver(&vfio_pci_driver);
+}
+module_init(vfio_pci_init);
+
+static void __exit vfio_pci_cleanup(void)
+{
+	pci_unregister_driver(&vfio_pci_driver);
+}
+module_exit(vfio_pci_cleanup);
 
 MODULE_LICENSE("GPL v2");
 MODULE_DESCRIPTION("VFIO PCI - User Level meta-driver");

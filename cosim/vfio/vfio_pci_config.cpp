@@ -264,7 +264,10 @@ void VfioPciConfig::bar_fixup() {
 
 uint32_t VfioPciConfig::basic_read(int pos, int count, const PermBits& perm, int offset) {
   if (is_bar(offset)) bar_fixup();  // pos == offset for basic config
-  return default_read(pos, count, perm, offset);
+  uint32_t v = default_read(pos, count, perm, offset);
+  // Mask in virtual memory enable: a no_command_memory device (a VF) shows the user's own bit.
+  if (offset == PCI_COMMAND && m_dev.no_command_memory()) v |= vget(PCI_COMMAND, 2) & PCI_COMMAND_MEMORY;
+  return v;
 }
 
 // vfio_need_bar_restore: do the real BARs still hold what they held at init?
@@ -276,6 +279,7 @@ bool VfioPciConfig::need_bar_restore() const {
 
 // vfio_bar_restore: after an FLR or backdoor reset
 void VfioPciConfig::bar_restore() {
+  if (m_dev.is_virtfn()) return;  // 6.1: a VF's BAR registers are not its decode (VF BARs in the PF)
   ++m_bar_restores;  // pci_info "reset recovery - restoring BARs"
   for (int i = 0; i < 6; ++i) hw_write(PCI_BASE_ADDRESS_0 + 4 * i, 4, m_rbar[size_t(i)]);
   hw_write(PCI_ROM_ADDRESS, 4, m_rbar[6]);
@@ -293,7 +297,8 @@ void VfioPciConfig::basic_write(int pos, int count, const PermBits& perm, int of
     const bool phys_mem = phys_cmd & PCI_COMMAND_MEMORY, virt_mem = virt_cmd & PCI_COMMAND_MEMORY,
                new_mem = new_cmd & PCI_COMMAND_MEMORY;
     // Enabling what we think is enabled but the hardware shows disabled: a backdoor reset
-    if ((new_mem && virt_mem && !phys_mem) || (new_io && virt_io && !phys_io) || need_bar_restore())
+    if ((new_mem && virt_mem && !phys_mem && !m_dev.no_command_memory()) || (new_io && virt_io && !phys_io) ||
+        need_bar_restore())
       bar_restore();
   }
 
@@ -428,7 +433,8 @@ bool VfioPciConfig::bus_master_enabled() const {
 }
 
 bool VfioPciConfig::memory_enabled() const {
-  return m_power_state < 3 && (vget(PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
+  // A VF's memory decode is the PF's VF MSE: the virtual bit does not gate it (6.1).
+  return m_power_state < 3 && (m_dev.no_command_memory() || (vget(PCI_COMMAND, 2) & PCI_COMMAND_MEMORY));
 }
 
 bool VfioPciConfig::io_enabled() const { return vget(PCI_COMMAND, 2) & PCI_COMMAND_IO; }

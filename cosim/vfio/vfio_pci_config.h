@@ -35,6 +35,12 @@ struct VfioConfigDevice {
   // Whether INTx can be used (Linux: !vdev->nointx && pdev->irq != IRQ_NOTCONNECTED). When not,
   // the user reads Interrupt Pin 0 (vfio_config_init).
   virtual bool intx_connected() const { return true; }
+  // SR-IOV: a VF's ids as the PCI core set them from the PF (its own read FFFFh), and
+  // pdev->no_command_memory (no Command.MSE of its own: the PF's VF MSE decodes it).
+  virtual bool is_virtfn() const { return false; }
+  virtual uint16_t pci_vendor() const { return 0xffff; }
+  virtual uint16_t pci_device() const { return 0xffff; }
+  virtual bool no_command_memory() const { return false; }
 };
 
 // What vfio_pci_core does on behalf of a config write. Unset hooks only record the request.
@@ -62,7 +68,7 @@ class VfioPciConfig {
 
   // What the core needs to know
   bool bus_master_enabled() const;  // Command.BME: not virtualised, the device holds the user's
-  bool memory_enabled() const;      // __vfio_pci_memory_enabled: virtual MEM and not in D3hot
+  bool memory_enabled() const;      // __vfio_pci_memory_enabled: virtual MEM (or no_command_memory), not D3hot
   bool io_enabled() const;          // the virtual Command.IO the user wrote
   uint8_t msi_cap() const { return m_msi_cap; }    // where the capabilities are (0 = absent,
   uint8_t msix_cap() const { return m_msix_cap; }  // or hidden from the user)

@@ -38,8 +38,16 @@ void VfioPciConfig::init() {
   for (int i = 0; i < 6; ++i) m_rbar[size_t(i)] = vget(PCI_BASE_ADDRESS_0 + 4 * i, 4);
   m_rbar[6] = vget(PCI_ROM_ADDRESS, 4);
 
-  // (VFs' vendor/device/pin and no_command_memory are not modelled: the cosim has no VFs
-  // bound to vfio-pci.)
+  // A VF reads FFFFh as Vendor and Device ID (PCIe 9.3.4.1.1): the user sees the ids the PCI core
+  // took from the PF, and Interrupt Pin 0 (9.3.4.1.14), as 6.1's vfio_config_init fills them.
+  if (m_dev.is_virtfn()) {
+    vset(PCI_VENDOR_ID, 2, m_dev.pci_vendor());
+    vset(PCI_DEVICE_ID, 2, m_dev.pci_device());
+    m_vconfig[PCI_INTERRUPT_PIN] = 0;
+  }
+  // no_command_memory (VFs): the device has no Command.MSE, so the virtual copy starts with it
+  // set, as a PF's would after pci_enable_device.
+  if (m_dev.no_command_memory()) vset(PCI_COMMAND, 2, vget(PCI_COMMAND, 2) | PCI_COMMAND_MEMORY);
   if (!m_dev.intx_connected()) m_vconfig[PCI_INTERRUPT_PIN] = 0;
   cap_init();
   ecap_init();

@@ -147,7 +147,7 @@ long rw(vfio_device* core_vdev, uint8_t* buf, size_t count, __kernel_loff_t* ppo
     case VFIO_PCI_ROM_REGION_INDEX:
       return -EINVAL;  // no option ROM in the models yet: the region has size 0
     case VFIO_PCI_VGA_REGION_INDEX:
-      return -EINVAL;
+      return vga_rw(vdev, buf, count, ppos, write);  // moves *ppos itself (vfio_pci_vga.cpp)
     default:
       if (index > VFIO_PCI_BAR5_REGION_INDEX) return -EINVAL;
       // __vfio_pci_memory_enabled: the user's Command.MEM (and D0) must allow the access, checked
@@ -181,10 +181,32 @@ extern "C" void vfio_pci_core_release_dev(struct vfio_device* core_vdev) {
 
 extern "C" int vfio_pci_core_register_device(struct vfio_pci_core_device* vdev) {
   if (vdev->pdev->hdr_type != PCI_HEADER_TYPE_NORMAL) return -EINVAL;  // bridges are not assignable
-  return vfio_register_group_dev(&vdev->vdev);
+  // A PF whose VFs exist already cannot be bound: they may be in use, and could not be tracked.
+  if (pci_num_vf(vdev->pdev)) {
+    pci_warn(vdev->pdev, "Cannot bind to PF with SR-IOV enabled\n");
+    return -EBUSY;
+  }
+  int rc = vf_init(vdev);  // vfio_pci_vf_init: SR-IOV PF token / VF's PF (vfio_pci_sriov.cpp)
+  if (rc) return rc;
+  rc = vga_init(vdev);  // vfio_pci_vga_init: the VGA arbiter's client
+  if (rc) {
+    vf_uninit(vdev);
+    return rc;
+  }
+  rc = vfio_register_group_dev(&vdev->vdev);
+  if (rc) {
+    vga_uninit(vdev);
+    vf_uninit(vdev);
+  }
+  return rc;
 }
 
-extern "C" void vfio_pci_core_unregister_device(struct vfio_pci_core_device* vdev) { vfio_unregister_group_dev(&vdev->vdev); }
+extern "C" void vfio_pci_core_unregister_device(struct vfio_pci_core_device* vdev) {
+  vfio_pci_core_sriov_configure(vdev, 0);  // the VFs this PF created go first
+  vfio_unregister_group_dev(&vdev->vdev);
+  vf_uninit(vdev);
+  vga_uninit(vdev);
+}
 
 extern "C" int vfio_pci_core_enable(struct vfio_pci_core_device* vdev) {
   pci_dev* pdev = vdev->pdev;
@@ -201,11 +223,14 @@ extern "C" int vfio_pci_core_enable(struct vfio_pci_core_device* vdev) {
   }
   vdev->reset_works = rc == 0;
   pci_save_state(pdev);
+  if (!vga_disabled() && is_vga(pdev)) vdev->has_vga = true;  // the VGA region is offered
   state(vdev).config = std::make_unique<VfioPciConfig>(state(vdev));  // vfio_config_init
   return 0;
 }
 
-extern "C" void vfio_pci_core_finish_enable(struct vfio_pci_core_device*) {}
+extern "C" void vfio_pci_core_finish_enable(struct vfio_pci_core_device* vdev) {
+  vf_token_user_add(vdev, 1);  // a VF of a vfio-pci PF in use: the PF's user now needs the token
+}
 
 extern "C" void vfio_pci_core_disable(struct vfio_pci_core_device* vdev) {
   pci_dev* pdev = vdev->pdev;
@@ -220,6 +245,7 @@ extern "C" void vfio_pci_core_disable(struct vfio_pci_core_device* vdev) {
 }
 
 extern "C" void vfio_pci_core_close_device(struct vfio_device* core_vdev) {
+  vf_token_user_add(core_of(core_vdev), -1);
   vfio_pci_core_disable(core_of(core_vdev));
   release_err_req_triggers(core_of(core_vdev));  // 6.1 puts the ERR and REQ eventfds after the disable
 }
@@ -292,7 +318,11 @@ extern "C" long vfio_pci_core_ioctl(struct vfio_device* core_vdev, unsigned int 
         case VFIO_PCI_ROM_REGION_INDEX:
           break;  // no option ROM: size 0, no flags
         case VFIO_PCI_VGA_REGION_INDEX:
-          return -EINVAL;  // not a VGA device
+          if (!vdev->has_vga) return -EINVAL;  // not a VGA device, or disable_vga
+          // Legacy memory 0xa0000-0xbffff and the VGA ports at their own offsets; no mmap.
+          info.size = 0xc0000;
+          info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+          break;
         default:
           return dev_region_info(vdev, info, uarg);  // device-specific: type capability and chain
       }
@@ -337,7 +367,4 @@ extern "C" ssize_t vfio_pci_core_write(struct vfio_device* core_vdev, const char
   return rw(core_vdev, reinterpret_cast<uint8_t*>(const_cast<char*>(buf)), count, ppos, true);
 }
 
-extern "C" int vfio_pci_core_match(struct vfio_device* core_vdev, char* buf) {
-  // vfio_pci_core_match without a VF token: the name must equal the device's.
-  return std::strcmp(pci_name(core_of(core_vdev)->pdev), buf) == 0 ? 1 : 0;
-}
+// vfio_pci_core_match (the name and the VF token) is in vfio_pci_sriov.cpp.

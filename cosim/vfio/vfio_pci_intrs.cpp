@@ -392,6 +392,22 @@ void release_err_req_triggers(vfio_pci_core_device* vdev) {
 
 using namespace pciesim::cosim;
 
+// vfio_pci_core_aer_err_detected (vfio_pci_core.c, Linux 6.1): the AER recovery's error_detected
+// callback (cosim/pci/aer.c pcie_do_recovery) tells the user through the ERR eventfd, when one is
+// set with VFIO_DEVICE_SET_IRQS, and votes that the device can recover: the user (QEMU) decides
+// what to do with it. Under igate in 6.1; kernel tasks here run one at a time.
+static pci_ers_result_t vfio_pci_core_aer_err_detected(struct pci_dev* pdev, pci_channel_state_t) {
+  auto* vdev = static_cast<vfio_pci_core_device*>(dev_get_drvdata(&pdev->dev));
+  if (!vdev) return PCI_ERS_RESULT_DISCONNECT;
+  CoreDevice& st = state(vdev);
+  if (st.err_trigger) eventfd_signal(st.err_trigger, 1);
+  return PCI_ERS_RESULT_CAN_RECOVER;
+}
+
+// error_detected only, as in 6.1 (members in struct pci_error_handlers order).
+extern "C" const struct pci_error_handlers vfio_pci_core_err_handlers = {
+    vfio_pci_core_aer_err_detected, nullptr, nullptr, nullptr, nullptr, nullptr};
+
 // vfio_pci_core_request (vfio_pci_core.c): vfio_unregister_group_dev asks the user to release the
 // device, at once and then every 10 s, through the REQ eventfd; without one it warns once.
 extern "C" void vfio_pci_core_request(struct vfio_device* core_vdev, unsigned int count) {

@@ -29,6 +29,10 @@ struct CoreDevice : VfioConfigDevice {
   bool bar_is_io(int i) const override;
   bool bar_is_64(int i) const override;
   bool bar_is_prefetch(int i) const override;
+  bool is_virtfn() const override;          // vfio_pci_sriov.cpp
+  uint16_t pci_vendor() const override;
+  uint16_t pci_device() const override;
+  bool no_command_memory() const override;
   pci_dev* pdev;
   std::unique_ptr<VfioPciConfig> config;  // vfio_config_init at open
   int irq_type = -1;                      // VFIO_PCI_*_IRQ_INDEX in use, -1: none (VFIO_PCI_NUM_IRQS)
@@ -66,5 +70,18 @@ long dev_region_info(vfio_pci_core_device* vdev, vfio_region_info& info, void* u
 long region_info_out(vfio_region_info& info, vfio_info_cap& caps, void* uarg);
 long dev_region_rw(vfio_pci_core_device* vdev, char* buf, size_t count, long long* ppos, bool write);
 void release_dev_regions(vfio_pci_core_device* vdev);  // vfio_pci_core_disable: ops->release, then free
+
+// vfio_pci_sriov.cpp: SR-IOV PFs and VFs (6.1 vfio_pci_vf_init / vfio_pci_vf_uninit, the VF
+// token's user count)
+int vf_init(vfio_pci_core_device* vdev);    // at register: a VF finds its vfio-pci PF, a PF gets a token
+void vf_uninit(vfio_pci_core_device* vdev);  // at unregister
+void vf_token_user_add(vfio_pci_core_device* vdev, int delta);  // a VF's device fd opens (+1) / closes (-1)
+
+// vfio_pci_vga.cpp: the VGA region (index VFIO_PCI_VGA_REGION_INDEX) and the arbiter client
+bool vga_disabled();                      // vfio_vga_disabled (disable_vga, CONFIG_VFIO_PCI_VGA=y)
+bool is_vga(pci_dev* pdev);               // vfio_pci_is_vga
+int vga_init(vfio_pci_core_device* vdev);   // vfio_pci_vga_init, at register
+void vga_uninit(vfio_pci_core_device* vdev);  // vfio_pci_vga_uninit, at unregister
+long vga_rw(vfio_pci_core_device* vdev, uint8_t* buf, size_t count, long long* ppos, bool write);
 
 }  // namespace pciesim::cosim

@@ -40,12 +40,15 @@ enum class TlpKind : uint8_t {
   Message,
   AtomicOp,
   Completion,  // materialised only when a completion must be routed on its own (ACS CR redirect)
+  IoRead,      // PCIe 2.2.7: I/O requests (CPU port I/O; one DW at most). Last, so that memory
+  IoWrite,     // and config kinds keep their values (docs/vga.md).
 };
 const char* to_string(TlpKind kind);
 constexpr bool is_config(TlpKind k) {
   return k == TlpKind::CfgRead0 || k == TlpKind::CfgRead1 || k == TlpKind::CfgWrite0 ||
          k == TlpKind::CfgWrite1;
 }
+constexpr bool is_io(TlpKind k) { return k == TlpKind::IoRead || k == TlpKind::IoWrite; }
 constexpr bool is_memory(TlpKind k) {
   return k == TlpKind::MemRead || k == TlpKind::MemWrite || k == TlpKind::AtomicOp;
 }
@@ -99,6 +102,8 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
   uint16_t tag = 0;
   bool no_snoop = false;
   bool relaxed_ordering = false;
+  // Messages (kind Message): PCIe 2.2.8 Message Code, e.g. ERR_COR 0x30 (models/pcie/aer.h).
+  uint8_t message_code = 0;
   // Config requests: target bus/devfn and register (the generic payload's address is the ECAM
   // offset only at the host bridge; inside the fabric the ids below route it).
   RequesterId cfg_target;

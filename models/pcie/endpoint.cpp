@@ -236,7 +236,11 @@ void Endpoint::handle(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_
         access_bar(n, *f, bar, gp.get_address() - f->bars()[bar].base, gp, ext, delay);
         return;
       }
-      fail(gp, ext, Outcome::UnsupportedRequest, port_hop(kUpstreamPort));
+      legacy_access(gp, ext, delay);  // the VGA window (docs/vga.md); UR for anything else
+      return;
+    case TlpKind::IoRead:
+    case TlpKind::IoWrite:
+      legacy_access(gp, ext, delay);
       return;
     case TlpKind::Completion:  // a completion routed back to us on its own (ACS CR redirect)
       ext.deliver(port_hop(kUpstreamPort));
@@ -299,6 +303,41 @@ void Endpoint::send_unmasked(unsigned fn, sc_core::sc_time delay) {
   for (const MsiMessage& m : take_unmasked_pending(*f, msix_table(fn))) send_message(fn, m, delay);
 }
 
+const PcieExtension& Endpoint::send_msg(unsigned fn, uint8_t code, sc_core::sc_time& delay) {
+  DmaSlot* slot = &m_slot;  // a payload of its own when issued while a dma() is on its way
+  if (m_dma_depth) {
+    if (m_nested.size() < m_dma_depth) m_nested.push_back(std::make_unique<DmaSlot>());
+    slot = m_nested[m_dma_depth - 1].get();
+  }
+  tlm::tlm_generic_payload& gp = slot->gp;
+  PcieExtension& ext = *slot->ext;
+  ext.reset_record();
+  ext.record_path = true;
+  ext.kind = TlpKind::Message;
+  ext.message_code = code;
+  ext.has_pasid = false;
+  gp.set_command(tlm::TLM_WRITE_COMMAND);
+  gp.set_address(0);
+  gp.set_data_ptr(nullptr);
+  gp.set_data_length(0);
+  gp.set_streaming_width(0);
+  gp.set_byte_enable_ptr(nullptr);
+  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  PciFunction* f = function(fn);
+  if (!f) {
+    ext.fail(Outcome::UnsupportedRequest, function_hop(fn));
+    return ext;
+  }
+  ext.requester = ext.original_requester = f->bdf();
+  ext.add_hop(function_hop(fn));
+  ++m_dma_depth;
+  forward(kUpstreamPort, gp, ext, delay);
+  --m_dma_depth;
+  m_last_gp = &gp;
+  if (!ext.finished()) fail(gp, ext, Outcome::UnsupportedRequest, kNoHop);
+  return ext;
+}
+
 void Endpoint::set_intx(unsigned fn, bool asserted) {
   if (PciFunction* f = function(fn)) f->set_intx(asserted);
 }
@@ -316,6 +355,34 @@ void Endpoint::reset_function(unsigned fn, ResetKind kind) {
   on_reset(fn, kind);
 }
 
+void Endpoint::attach_function(unsigned n, PciFunction& fn, HopId hop) {
+  if (n >= m_by_number.size()) {
+    m_by_number.resize(n + 1, nullptr);
+    m_function_hops.resize(n + 1, kNoHop);
+    m_msix.resize(n + 1);
+    m_dma_as_function.resize(n + 1, -1);
+  }
+  m_by_number[n] = &fn;
+  m_function_hops[n] = hop;
+  m_msix[n] = fn.msix_cap() ? std::make_unique<MsixTable>(fn.config(), fn.msix_cap()) : nullptr;
+  fn.set_reset_handler([this, n](ResetRequest r) {
+    if (r == ResetRequest::FunctionLevel) reset_function(n, ResetKind::FunctionLevel);
+  });
+  invalidate_routes();
+}
+
+void Endpoint::detach_function(unsigned n) {
+  if (n >= m_by_number.size() || !m_by_number[n]) return;
+  m_by_number[n]->set_reset_handler(nullptr);
+  m_by_number[n] = nullptr;
+  m_msix[n].reset();
+  for (auto it = m_backing.begin(); it != m_backing.end();) {
+    if ((it->first >> 56) == n) it = m_backing.erase(it);
+    else ++it;
+  }
+  invalidate_routes();
+}
+
 void Endpoint::reset(ResetKind kind) {
   for (unsigned n = 0; n < m_by_number.size(); ++n)
     if (m_by_number[n]) reset_function(n, kind);
@@ -324,10 +391,17 @@ void Endpoint::reset(ResetKind kind) {
 void Endpoint::bar_access(unsigned fn_no, PciFunction& fn, int bar, uint64_t offset, tlm::tlm_generic_payload& gp,
                           PcieExtension& ext, sc_core::sc_time& delay) {
   ext.consume_burst(delay);
+  backing_access(fn_no, static_cast<unsigned>(bar), offset, gp);
+  ext.completer = fn.bdf();
+  ext.deliver(function_hop(fn_no));
+  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void Endpoint::backing_access(unsigned fn_no, unsigned region, uint64_t offset, tlm::tlm_generic_payload& gp) {
   uint8_t* d = gp.get_data_ptr();
   unsigned len = gp.get_data_length();
   while (len) {
-    uint64_t key = (uint64_t{fn_no} << 56) | (uint64_t(bar) << 52) | (offset / kBackingPage);
+    uint64_t key = (uint64_t{fn_no} << 56) | (uint64_t(region) << 52) | (offset / kBackingPage);
     unsigned in_page = static_cast<unsigned>(std::min<uint64_t>(len, kBackingPage - offset % kBackingPage));
     auto it = m_backing.find(key);
     if (gp.is_write()) {
@@ -340,9 +414,6 @@ void Endpoint::bar_access(unsigned fn_no, PciFunction& fn, int bar, uint64_t off
     }
     d += in_page; offset += in_page; len -= in_page;
   }
-  ext.completer = fn.bdf();
-  ext.deliver(function_hop(fn_no));
-  gp.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
 }  // namespace pciesim

@@ -81,6 +81,10 @@ class Endpoint : public Component {
   // Sets the INTx state of function `fn` (Status.Interrupt Status); the pin follows it unless
   // Command.Interrupt Disable is set or MSI/MSI-X is enabled (PciFunction::set_intx).
   void set_intx(unsigned fn, bool asserted);
+  // Sends a message TLP (PCIe 2.2.8) from function `fn` with Message Code `code`; the error
+  // messages (aer.h) are routed to the root complex. Bus Master Enable does not gate messages
+  // (PCIe 7.5.1.1.3 names memory and I/O requests only). Returns the message's record.
+  const PcieExtension& send_msg(unsigned fn, uint8_t code, sc_core::sc_time& delay);
   // Hears every change of a function's INTx pin: function number, Interrupt Pin (1..4 = INTA..
   // INTD), level. The fabric installs one (Fabric::set_intx_listener).
   using IntxListener = std::function<void(unsigned fn, unsigned pin, bool asserted)>;
@@ -98,6 +102,14 @@ class Endpoint : public Component {
   // Which function/BAR claims `addr` (memory); false when none.
   bool claims(uint64_t addr, bool io = false) const;
 
+  // Legacy VGA (docs/vga.md). A VGA function claims the VGA window (memory A0000h-BFFFFh) while
+  // its Command Memory Space Enable is set, and the VGA ports (3B0h-3BBh, 3C0h-3DFh, decoding
+  // AD[9:0] as an ISA VGA does, so their aliases too) while I/O Space Enable is set.
+  // vga_function(): class code 0300xxh by default; a device model may override it.
+  virtual bool vga_function(unsigned fn) const;
+  // The function that claims `addr` as legacy VGA memory (or an I/O port); -1 when none.
+  int vga_claim(uint64_t addr, bool io) const;
+
   // The routes this endpoint's DMA took to DRAM (enabled by default).
   RouteCache& route_cache() { return m_routes; }
   const RouteCache& route_cache() const { return m_routes; }
@@ -111,7 +123,20 @@ class Endpoint : public Component {
   // Device models: return function `fn` to its state after reset (registers, engines, timers,
   // buffers). Called by reset_function() after the configuration registers were reset.
   virtual void on_reset(unsigned /*fn*/, ResetKind /*kind*/) {}
+  // A legacy VGA access claimed by function `fn_no` (vga_claim): `offset` is from A0000h in the
+  // VGA window (Memory), or the port with AD[15:10] dropped, 3B0h-3DFh (Io). Default: sparse
+  // storage per function (cleared by its resets), as bar_access() gives BARs. A GPU model
+  // overrides it to decode its VGA registers and frame buffer.
+  enum class VgaSpace : uint8_t { Memory, Io };
+  virtual void vga_access(unsigned fn_no, PciFunction& fn, VgaSpace space, uint64_t offset,
+                          tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
   void config_access(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
+  // Functions that come and go while the device runs (SR-IOV VFs while VF Enable is set, PCIe
+  // 9.3.3.3.1): `fn`, owned by the model, answers as function number `n` (config, its BARs, DMA,
+  // MSI-X, FLR) until detached. Attaching builds its MSI-X table; detaching drops the table and
+  // the generic BAR storage, and invalidates cached routes.
+  void attach_function(unsigned n, PciFunction& fn, HopId hop);
+  void detach_function(unsigned n);
 
  private:
   // The payload of one dma() in flight (see dma()).
@@ -131,6 +156,10 @@ class Endpoint : public Component {
   void access_bar(unsigned fn_no, PciFunction& fn, int bar, uint64_t offset, tlm::tlm_generic_payload& gp,
                   PcieExtension& ext, sc_core::sc_time& delay);
   MsiResult send_message(unsigned fn, const MsiMessage& m, sc_core::sc_time& delay);
+  // An I/O request, or a memory request in the VGA window no BAR claimed (endpoint_legacy.cpp).
+  void legacy_access(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
+  // The generic model's sparse storage: region `region` (a BAR index, or a VGA space) of `fn_no`.
+  void backing_access(unsigned fn_no, unsigned region, uint64_t offset, tlm::tlm_generic_payload& gp);
   // Sends the messages of function `fn` that are pending and no longer masked.
   void send_unmasked(unsigned fn, sc_core::sc_time delay);
 

@@ -29,6 +29,7 @@ const char* to_string(FunctionRole r) {
     case FunctionRole::Endpoint: return "endpoint";
     case FunctionRole::Integrated: return "rc-integrated-endpoint";
     case FunctionRole::Conventional: return "conventional-pci";
+    case FunctionRole::PciToPciBridge: return "pci-to-pci-bridge";
   }
   return "?";
 }
@@ -55,8 +56,13 @@ Cpu::Cpu(sc_core::sc_module_name name) : sc_module(name), socket("socket"), m_ex
 }
 
 const PcieExtension& Cpu::access(bool write, uint64_t addr, uint8_t* data, unsigned len, sc_core::sc_time& delay) {
+  return transact(write ? TlpKind::MemWrite : TlpKind::MemRead, addr, data, len, delay);
+}
+
+const PcieExtension& Cpu::transact(TlpKind kind, uint64_t addr, uint8_t* data, unsigned len, sc_core::sc_time& delay) {
+  const bool write = kind == TlpKind::MemWrite || kind == TlpKind::IoWrite;
   m_ext->reset_record();
-  m_ext->kind = write ? TlpKind::MemWrite : TlpKind::MemRead;
+  m_ext->kind = kind;
   m_ext->requester = m_ext->original_requester = RequesterId{};  // the host bridge, 00:00.0
   m_ext->at = AddressType::Untranslated;
   m_gp.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
@@ -69,6 +75,17 @@ const PcieExtension& Cpu::access(bool write, uint64_t addr, uint8_t* data, unsig
   socket->b_transport(m_gp, delay);
   if (!m_ext->finished()) m_ext->fail(Outcome::UnsupportedRequest, kNoHop);
   return *m_ext;
+}
+
+const PcieExtension& Cpu::io_access(bool write, uint32_t port, uint8_t* data, unsigned len, sc_core::sc_time& delay) {
+  if (!(len == 1 || len == 2 || len == 4) || (port % 4) + len > 4 || port > 0xffff) {  // x86: 64 KiB of ports
+    m_ext->reset_record();
+    m_ext->kind = write ? TlpKind::IoWrite : TlpKind::IoRead;
+    m_ext->fail(Outcome::UnsupportedRequest, kNoHop);
+    if (!write && data) std::memset(data, 0xff, len);
+    return *m_ext;
+  }
+  return transact(write ? TlpKind::IoWrite : TlpKind::IoRead, port, data, len, delay);
 }
 
 Fabric::Fabric(const topo::TopologySpec& spec) : m_spec(spec) {
@@ -240,10 +257,24 @@ void Fabric::build_below(const topo::NodeSpec& node, Component& parent, int pare
   Component::connect(parent, parent_port, b, PciBridge::kUpstreamPort, make_link(link));
   PciFunction* bridge = &b.bridge_function();
   add_info(bridge, FunctionRole::PcieToPciBridge, segment, br.name, parent_fn, &link, br.loc);
+  build_pci_bus(br, b, segment);
+}
+
+void Fabric::build_pci_bus(const topo::PciBridgeSpec& br, PciBridge& b, int segment) {
+  PciFunction* bridge = &b.bridge_function();
   for (const topo::EndpointSpec& dev : br.devices) {
     Endpoint& e = build_endpoint(dev, FunctionRole::Conventional, bridge, nullptr, segment);
     int port = b.attach_device(e);
     Component::connect(b, port, e, Endpoint::kUpstreamPort, nullptr);  // the shared PCI bus
+  }
+  for (const topo::PciBridgeSpec& child : br.bridges) {  // PCI-to-PCI bridges on the same bus
+    auto owned = std::make_unique<PciBridge>(module_name(child.name).c_str(), child, topo::LinkSpec{}, segment);
+    PciBridge& c = *owned;
+    m_components.push_back(std::move(owned));
+    int port = b.attach_bridge(c);
+    Component::connect(b, port, c, PciBridge::kUpstreamPort, nullptr);
+    add_info(&c.bridge_function(), FunctionRole::PciToPciBridge, segment, child.name, bridge, nullptr, child.loc);
+    build_pci_bus(child, c, segment);
   }
 }
 

@@ -40,6 +40,7 @@ enum class FunctionRole : uint8_t {
   Endpoint,         // a function of a PCIe endpoint
   Integrated,       // a function of a root-complex integrated endpoint
   Conventional,     // a function of a conventional PCI device behind a PCIe-to-PCI bridge
+  PciToPciBridge,   // a conventional PCI-to-PCI bridge on a PCI bus (no PCIe capability)
 };
 const char* to_string(FunctionRole r);
 
@@ -65,8 +66,12 @@ class Cpu : public sc_core::sc_module {
   explicit Cpu(sc_core::sc_module_name name);
   // One CPU load or store through the host bus; returns its record.
   const PcieExtension& access(bool write, uint64_t addr, uint8_t* data, unsigned len, sc_core::sc_time& delay);
+  // One CPU port I/O (IN/OUT) of 1, 2 or 4 bytes within one DW (PCIe 2.2.7: an I/O request is
+  // at most one DW); anything else ends as UR without a transaction. See docs/vga.md.
+  const PcieExtension& io_access(bool write, uint32_t port, uint8_t* data, unsigned len, sc_core::sc_time& delay);
 
  private:
+  const PcieExtension& transact(TlpKind kind, uint64_t addr, uint8_t* data, unsigned len, sc_core::sc_time& delay);
   tlm::tlm_generic_payload m_gp;
   PcieExtension* m_ext;
 };
@@ -128,6 +133,8 @@ class Fabric {
  private:
   void build_root_complex(const topo::RootComplexSpec& rc);
   void build_iommus();
+  // The devices and PCI-to-PCI bridges on the PCI bus behind `b`, recursively.
+  void build_pci_bus(const topo::PciBridgeSpec& br, PciBridge& b, int segment);
   void build_below(const topo::NodeSpec& node, Component& parent, int parent_port, PciFunction* parent_fn,
                    const topo::LinkSpec& link, int segment);
   Endpoint& build_endpoint(const topo::EndpointSpec& spec, FunctionRole role, PciFunction* parent,

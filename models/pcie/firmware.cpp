@@ -201,6 +201,41 @@ void Firmware::size_bars(int seg, Node& node) {
     if (bar.size) node.bars.push_back(bar);
     if (bar.is_64bit) ++i;
   }
+  size_vf_bars(seg, node);
+}
+
+// SR-IOV (PCIe 9.3.3.14): each VF BARn sizes like a BAR and gives one VF's share; the PF needs
+// TotalVFs shares, aligned to one share, in the window above it (as Linux's sriov_init sizes the
+// IOV resources and BIOSes that support SR-IOV assign them).
+void Firmware::size_vf_bars(int seg, Node& node) {
+  const uint16_t sriov = find_ext_cap(seg, node.bdf, regs::kExtCapIdSriov);
+  if (!sriov) return;
+  const unsigned total = rd(seg, node.bdf, sriov + 0x0e, 2);  // TotalVFs
+  if (!total) return;
+  for (int i = 0; i < 6; ++i) {
+    const auto off = static_cast<uint16_t>(sriov + 0x24 + 4 * i);  // VF BARn
+    const uint32_t orig = rd(seg, node.bdf, off, 4);
+    wr(seg, node.bdf, off, 4, 0xffffffffu);
+    const uint32_t lo = rd(seg, node.bdf, off, 4);
+    wr(seg, node.bdf, off, 4, orig);
+    if (lo == 0 || (lo & 1)) continue;  // unimplemented; VF BARs are memory only
+    Bar bar{i, 0, false, ((lo >> 1) & 3) == 2, (lo & 8) != 0, off, 0};
+    uint64_t mask = lo & ~0xfull;
+    if (bar.is_64bit && i < 5) {
+      const auto hoff = static_cast<uint16_t>(off + 4);
+      const uint32_t horig = rd(seg, node.bdf, hoff, 4);
+      wr(seg, node.bdf, hoff, 4, 0xffffffffu);
+      mask |= uint64_t{rd(seg, node.bdf, hoff, 4)} << 32;
+      wr(seg, node.bdf, hoff, 4, horig);
+    } else {
+      mask |= 0xffffffff00000000ull;
+    }
+    const uint64_t share = std::max(~mask + 1, kMinMemBar);
+    bar.size = share * total;
+    bar.align = share;
+    node.bars.push_back(bar);
+    if (bar.is_64bit) ++i;
+  }
 }
 
 void Firmware::measure(Node& node, bool has_pref64) {
@@ -218,7 +253,7 @@ void Firmware::measure(Node& node, bool has_pref64) {
     for (const Bar& b : child->bars) {
       uint64_t size = b.io ? b.size : std::max(b.size, kMinMemBar);
       int sp = b.io ? kIo : (b.prefetchable && b.is_64bit && has_pref64) ? kPref : kMem;
-      items[sp].push_back({size, size});
+      items[sp].push_back({size, b.align ? b.align : size});
     }
   }
   for (int sp = 0; sp < 3; ++sp) {
@@ -248,7 +283,7 @@ void Firmware::place(int seg, Node& node, const uint64_t start[3]) {
       const Bar& b = child->bars[i];
       uint64_t size = b.io ? b.size : std::max(b.size, kMinMemBar);
       int sp = b.io ? kIo : (b.prefetchable && b.is_64bit && m_pref64) ? kPref : kMem;
-      items.push_back({child.get(), static_cast<int>(i), sp, size, size});
+      items.push_back({child.get(), static_cast<int>(i), sp, size, b.align ? b.align : size});
     }
   }
   std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.align > b.align; });
@@ -261,7 +296,7 @@ void Firmware::place(int seg, Node& node, const uint64_t start[3]) {
       it.n->base[it.space] = at;
     } else {
       const Bar& b = it.n->bars[it.bar];
-      const uint16_t off = static_cast<uint16_t>(cfg::kBar0 + 4 * b.index);
+      const uint16_t off = b.reg ? b.reg : static_cast<uint16_t>(cfg::kBar0 + 4 * b.index);
       uint32_t flags = rd(seg, it.n->bdf, off, 4) & (b.io ? 0x3u : 0xfu);
       wr(seg, it.n->bdf, off, 4, static_cast<uint32_t>(at) | flags);
       if (b.is_64bit) wr(seg, it.n->bdf, off + 4, 4, static_cast<uint32_t>(at >> 32));
@@ -341,7 +376,8 @@ void Firmware::program_device(int seg, const Node& n) {
   if (n.bridge) {
     cmd = cfg::kCmdMemory | cfg::kCmdIo | cfg::kCmdBusMaster | cfg::kCmdSerr;
   } else {
-    for (const Bar& b : n.bars) cmd |= b.io ? cfg::kCmdIo : cfg::kCmdMemory;
+    for (const Bar& b : n.bars)
+      if (!b.reg) cmd |= b.io ? cfg::kCmdIo : cfg::kCmdMemory;  // VF BARs decode by VF MSE instead
     cmd |= cfg::kCmdSerr;
   }
   wr(seg, id, cfg::kCommand, 2, cmd);

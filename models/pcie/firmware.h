@@ -33,6 +33,8 @@ class Firmware {
     int index;
     uint64_t size;
     bool io, is_64bit, prefetchable;
+    uint16_t reg = 0;    // 0: BAR `index` of the header; else its config offset (an SR-IOV VF BARn)
+    uint64_t align = 0;  // 0: its size (a BAR); VF BARn: one VF's share (PCIe 9.3.3.14)
   };
   struct Node {
     RequesterId bdf;
@@ -47,6 +49,7 @@ class Firmware {
   uint8_t scan_bus(int segment, uint8_t bus, Node& parent, bool ari_bus);
   void scan_function(int segment, uint8_t bus, uint8_t devfn, Node& parent, uint8_t& max_bus);
   void size_bars(int segment, Node& node);
+  void size_vf_bars(int segment, Node& node);
   void measure(Node& node, bool has_pref64);
   void place(int segment, Node& node, const uint64_t start[3]);
   void program_bridge(int segment, const Node& node);

@@ -125,10 +125,17 @@ void PciFunction::set_devfn(uint8_t devfn) {
 }
 
 int PciFunction::claim(uint64_t addr, bool io) const {
-  if (io ? !io_enabled() : !memory_enabled()) return -1;
+  if (m_vf ? (io || !m_vf_decode) : io ? !io_enabled() : !memory_enabled()) return -1;
   for (const DecodedBar& b : m_bars)
     if (b.index >= 0 && b.io == io && b.contains(addr)) return b.index;
   return -1;
+}
+
+void PciFunction::set_vf_bars(const std::array<DecodedBar, 6>& bars, bool decode) {
+  m_vf = true;
+  m_bars = bars;
+  m_vf_decode = decode;
+  invalidate_routes();
 }
 
 void PciFunction::refresh() {
@@ -152,7 +159,7 @@ void PciFunction::refresh() {
     update_intx();
     return;
   }
-  for (unsigned i = 0; i < 6; ++i) {
+  for (unsigned i = 0; i < 6 && !m_vf; ++i) {
     DecodedBar& b = m_bars[i];
     static_cast<BarDecode&>(b) = read_bar(m_cfg, i);
     b.index = b.present ? static_cast<int>(i) : -1;

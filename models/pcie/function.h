@@ -128,6 +128,12 @@ class PciFunction {
   // Called at the end of reset(), for function subclasses.
   virtual void on_reset() {}
 
+  // SR-IOV (PCIe 9.3.4.1.11): a VF's BAR registers read 0; its memory space is its slice of the
+  // PF's VF BARn, decoded while the PF's VF MSE is set (the VF's own Command.MSE is RO 0). The
+  // PF's model sets it here; refresh() then leaves the BARs alone.
+  void set_vf_bars(const std::array<DecodedBar, 6>& bars, bool decode);
+  bool is_vf() const { return m_vf; }
+
  protected:
   std::string m_name;
   PortType m_type;
@@ -151,6 +157,8 @@ class PciFunction {
   uint16_t m_msi_offset = 0;
   uint16_t m_msix_offset = 0;
   uint8_t m_port_number = 0;
+  bool m_vf = false;          // set_vf_bars(): an SR-IOV VF
+  bool m_vf_decode = false;   // the PF's VF MSE
   bool m_intx_state = false;  // Status.Interrupt Status
   bool m_intx_level = false;  // the pin as the listener last heard it
   bool m_resetting = false;   // reset(): the config listener hears no write

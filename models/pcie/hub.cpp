@@ -133,6 +133,10 @@ void Hub::route_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension
     fail(gp, ext, Outcome::UnsupportedRequest, here);
     return;
   }
+  if (ext.kind == TlpKind::Message) {  // routed by type, not address; BME does not apply (aer.h)
+    message_from_below(port, gp, ext, delay);
+    return;
+  }
   PciFunction* pf = in ? in->fn : nullptr;
   if (pf) {
     // PCIe 7.5.1.1.3: a port with Bus Master Enable clear handles upstream requests as UR.
@@ -178,6 +182,10 @@ void Hub::route_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension
   send_down(*target, gp, ext, delay);  // to the peer, or reflected back down the same port
   if (kind == RouteTarget::Peer && is_non_posted(ext.kind) && gp.get_response_status() == tlm::TLM_OK_RESPONSE)
     return_completion(*target, port, gp, ext, delay);
+}
+
+void Hub::message_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time&) {
+  fail(gp, ext, Outcome::UnsupportedRequest, port_hop(port));
 }
 
 void Hub::return_completion(const DownPort& from, int to_port, tlm::tlm_generic_payload& gp, PcieExtension& ext,

@@ -37,10 +37,17 @@ class Hub : public Component {
   void route_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
   // Memory / completion going down: to the downstream port that claims it; UR otherwise.
   void route_down(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay, HopId here);
+  // An I/O request, or a memory request in the legacy VGA window, going down (hub_legacy.cpp):
+  // to the port with VGA Enable (or the VGA RCiEP) that claims it, else by I/O or memory
+  // windows; UR otherwise (docs/vga.md).
+  void route_legacy_down(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay, HopId here);
   // Config on this hub's internal bus (`bus` == internal bus) or below one of its ports.
   void route_config_down(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
                          uint8_t internal_bus, HopId here);
 
+  // A message TLP that came up through downstream port `port` (the error messages of aer.h:
+  // PCIe 6.2.8.1, switches forward them, the root port consumes them). Default: UR.
+  virtual void message_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
   // Upstream of the hub; `ext.redirected` tells whether ACS sent it there.
   virtual void go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) = 0;
   // Direct P2P between two downstream ports (root complexes may not route it).

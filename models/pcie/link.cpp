@@ -197,6 +197,10 @@ bool Link::request_shape(TlpKind kind, uint64_t addr, uint64_t bytes, BurstShape
     case TlpKind::Completion:
       shape = completion_shape(addr, bytes);
       return true;
+    case TlpKind::IoRead:  // PCIe 2.2.7: I/O requests use the 3 DW header; IOWr carries one DW
+      return single(uint64_t(m_framing + lc::kHeader3dwBytes + m_ecrc), 0);
+    case TlpKind::IoWrite:
+      return single(uint64_t(m_framing + lc::kHeader3dwBytes + lc::kDwBytes + m_ecrc), lc::kDwBytes);
   }
   return false;
 }

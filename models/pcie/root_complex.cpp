@@ -2,8 +2,11 @@
 
 #include <algorithm>
 
+#include "pcie/aer.h"
 #include "pcie/endpoint.h"
 #include "pcie/function_factory.h"
+#include "pcie/msi_signal.h"
+#include "pcie/legacy_vga.h"
 #include "pcie/port_registry.h"
 #include "pcie/route_cache.h"
 
@@ -26,6 +29,11 @@ RootComplex::RootComplex(sc_core::sc_module_name name, const topo::RootComplexSp
                                  port_number, rp.slot, multi);
     fn->capture_id(RequesterId{static_cast<uint8_t>(spec.root_bus),
                                static_cast<uint8_t>((rp.device << 3) | rp.function)});
+    // PCIe 6.2.4.1.2 / 7.8.4.9: the AER interrupt's INTx level follows Root Error Status and
+    // Root Error Command, so clearing the status (or the enables) deasserts it.
+    fn->set_config_listener([f = fn.get()](uint16_t, unsigned) {
+      if (!f->msi_enabled() && !f->msix_enabled()) f->set_intx(aer_root_interrupt_pending(*f));
+    });
     int port = add_port(hops().intern(fn->name(), fn.get(), spec.segment));
     add_downstream(port, fn.get());
     m_rp_ports.push_back(port);
@@ -80,6 +88,10 @@ void RootComplex::from_cpu(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay
   // A TLP coming back down after a trip through the host already has the host hop last.
   if (!ext->hop_count || ext->hops[ext->hop_count - 1] != m_host_hop) ext->add_hop(m_host_hop);
   const uint64_t addr = gp.get_address();
+  if (legacy::legacy_request(ext->kind, addr)) {  // port I/O, the VGA window (docs/vga.md)
+    route_legacy_down(gp, *ext, delay, m_host_hop);
+    return;
+  }
   if (m_spec.ecam.contains(addr)) {
     // PCIe 7.2.2: ECAM offset = bus << 20 | device << 15 | function << 12 | register.
     const uint64_t off = addr - m_spec.ecam.base;
@@ -132,6 +144,54 @@ void RootComplex::go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieE
   }
   host_out[index]->b_transport(gp, delay);
   account_completion(ext, delay, from_port);
+}
+
+void RootComplex::message_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext,
+                                     sc_core::sc_time& delay) {
+  const std::optional<ErrorMessage> m = error_message(ext.message_code);
+  PciFunction* rp = port_function(port);
+  if (!m || !rp) {  // other messages, and an RCiEP's (an event collector would take them), are not modelled
+    fail(gp, ext, Outcome::UnsupportedRequest, port_hop(port));
+    return;
+  }
+  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+  ext.deliver(port_hop(port));  // the root port consumes it, whether or not it may log it
+  if (!aer_port_receives(*rp, *m)) return;
+  root_port_error(port, *rp, ext.message_code, ext.requester, delay);
+}
+
+void RootComplex::root_port_error(int port, PciFunction& rp, uint8_t code, RequesterId source,
+                                  sc_core::sc_time& delay) {
+  const std::optional<ErrorMessage> m = error_message(code);
+  if (!m || !aer_root_log(rp, *m, source)) {
+    if (!rp.msi_enabled() && !rp.msix_enabled()) rp.set_intx(aer_root_interrupt_pending(rp));
+    return;
+  }
+  if (!rp.msi_enabled() && !rp.msix_enabled()) {
+    rp.set_intx(true);  // PCI 3.0 6.2.3: INTx until the status is cleared
+    return;
+  }
+  // PCIe 7.8.4.10: the vector is Root Error Status' Advanced Error Interrupt Message Number (0:
+  // root ports here have one MSI vector and no MSI-X). Root ports carry no MSI-X table.
+  const MsiDecision d = prepare_msi(rp, nullptr, 0);
+  if (d.result != MsiResult::Sent) return;
+  tlm::tlm_generic_payload gp;
+  auto* ext = new PcieExtension;
+  gp.set_extension(ext);
+  uint8_t data[4] = {static_cast<uint8_t>(d.message.data), static_cast<uint8_t>(d.message.data >> 8),
+                     static_cast<uint8_t>(d.message.data >> 16), static_cast<uint8_t>(d.message.data >> 24)};
+  ext->kind = TlpKind::MemWrite;
+  ext->requester = ext->original_requester = rp.bdf();
+  gp.set_command(tlm::TLM_WRITE_COMMAND);
+  gp.set_address(d.message.address);
+  gp.set_data_ptr(data);
+  gp.set_data_length(4);
+  gp.set_streaming_width(4);
+  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  ext->add_hop(port_hop(port));
+  go_upstream(port, gp, *ext, delay);
+  gp.clear_extension(ext);
+  delete ext;
 }
 
 }  // namespace pciesim

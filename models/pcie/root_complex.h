@@ -58,6 +58,17 @@ class RootComplex : public Hub {
   void handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
   void go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
   bool peer_routing_allowed() const override { return m_spec.p2p; }
+  // ERR_* messages end at the root port they came up through: it logs them and interrupts
+  // (aer.h). A root port's own AER interrupt: MSI when enabled (a memory write upstream with the
+  // port's requester id), else its INTx state, which follows Root Error Status.
+  void message_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
+
+ public:
+  // Root port `rp` (at component `port`) detected or received an error message: log it and
+  // interrupt as Root Error Command asks.
+  void root_port_error(int port, PciFunction& rp, uint8_t message_code, RequesterId source, sc_core::sc_time& delay);
+
+ protected:
   sc_core::sc_time traversal_latency(int port) const override {
     return size_t(port) < m_port_latency.size() ? m_port_latency[port] : m_integrated_latency;
   }

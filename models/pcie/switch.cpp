@@ -1,6 +1,8 @@
 #include "pcie/switch.h"
 
+#include "pcie/aer.h"
 #include "pcie/function_factory.h"
+#include "pcie/legacy_vga.h"
 #include "pcie/port_registry.h"
 #include "pcie/route_cache.h"
 
@@ -46,6 +48,12 @@ void Switch::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, 
       route_down(gp, ext, delay, here);
       return;
     default:
+      // I/O, and the VGA window: the upstream port's I/O window or VGA Enable (docs/vga.md).
+      if (legacy::legacy_request(ext.kind, gp.get_address())) {
+        if (legacy::forwards_down(*m_usp, gp.get_address(), is_io(ext.kind))) route_legacy_down(gp, ext, delay, here);
+        else fail(gp, ext, Outcome::UnsupportedRequest, here);
+        return;
+      }
       // Memory going down must fall in the upstream port's windows (PCI-to-PCI bridge 4.1).
       if (!m_usp->window_claims(gp.get_address())) {
         fail(gp, ext, Outcome::UnsupportedRequest, here);
@@ -65,6 +73,30 @@ void Switch::go_upstream(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, 
   ext.add_hop(port_hop(kUpstreamPort));  // egress
   forward(kUpstreamPort, gp, ext, delay);
   account_completion(ext, delay, kUpstreamPort);
+}
+
+void Switch::message_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
+  const std::optional<ErrorMessage> m = error_message(ext.message_code);
+  PciFunction* dsp = port_function(port);
+  if (!m || !dsp) {  // other messages are not modelled
+    fail(gp, ext, Outcome::UnsupportedRequest, port_hop(port));
+    return;
+  }
+  // PCIe 6.2.8.1: a switch forwards error messages upstream. The message leaves the downstream
+  // port's primary side onto the internal bus and enters the upstream port's secondary side; a
+  // port that may not forward it consumes it silently (a posted message has no completion).
+  gp.set_response_status(tlm::TLM_OK_RESPONSE);
+  if (!aer_port_receives(*dsp, *m) || !aer_port_transmits(*dsp, *m)) {
+    ext.deliver(port_hop(port));
+    return;
+  }
+  if (!aer_port_receives(*m_usp, *m) || !aer_port_transmits(*m_usp, *m)) {
+    ext.deliver(port_hop(kUpstreamPort));
+    return;
+  }
+  delay += m_latency;
+  ext.add_hop(port_hop(kUpstreamPort));  // egress
+  forward(kUpstreamPort, gp, ext, delay);
 }
 
 }  // namespace pciesim

@@ -26,6 +26,9 @@ class Switch : public Hub {
   void handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
   void go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
   sc_core::sc_time traversal_latency(int) const override { return m_latency; }
+  // ERR_* messages: through the ingress downstream port, then the upstream port, as their
+  // Bridge Control / Command / Device Control registers allow (aer.h).
+  void message_from_below(int port, tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) override;
 
  private:
   topo::SwitchSpec m_spec;

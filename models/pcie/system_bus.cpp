@@ -1,6 +1,7 @@
 #include "pcie/system_bus.h"
 
 #include "devices/dram.h"
+#include "pcie/legacy_vga.h"
 #include "pcie/port_registry.h"
 #include "pcie/root_complex.h"
 
@@ -17,6 +18,7 @@ SystemBus::SystemBus(sc_core::sc_module_name name, Dram& dram)
 }
 
 void SystemBus::bind_cpu(tlm::tlm_initiator_socket<>& cpu) {
+  m_cpu_in = static_cast<int>(m_sources.size());
   cpu.bind(in);
   m_sources.push_back(nullptr);
   m_from_unit.push_back(false);
@@ -44,6 +46,11 @@ int SystemBus::target_for(uint64_t addr) const {
 
 void SystemBus::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   auto* ext = gp.get_extension<PcieExtension>();
+  // CPU port I/O and the VGA window: not DRAM's (one untaken branch for DMA; docs/vga.md).
+  if (in_index == m_cpu_in && ext && legacy::legacy_request(ext->kind, gp.get_address())) {
+    legacy_transport(gp, *ext, delay);
+    return;
+  }
   RootComplex* source = in_index < int(m_sources.size()) ? m_sources[in_index] : nullptr;
   int t = target_for(gp.get_address());
   // P2P through the host is a root complex feature; other host targets (DRAM, the interrupt
@@ -70,6 +77,30 @@ void SystemBus::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core:
     return;
   }
   out[t]->b_transport(gp, delay);
+}
+
+void SystemBus::legacy_transport(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay) {
+  // Port I/O goes to the root complex whose I/O range holds the port; everything else (the VGA
+  // window, ports below every range such as 3C0h) to the first root complex, the chipset's
+  // compatibility side, where a PC subtractively decodes what no root port claims. There the
+  // root ports with VGA Enable, then the windows, claim it; if none does it ends as a master
+  // abort (UR: reads return all ones, writes are dropped). DRAM never takes the CPU's accesses
+  // to A0000h-BFFFFh, so a VGA path that is off cannot be mistaken for memory that works.
+  const Target* chosen = nullptr;
+  for (size_t i = 1; i < m_targets.size() && !chosen; ++i) {
+    const RootComplex* rc = m_targets[i].rc;
+    if (rc && is_io(ext.kind) && rc->spec().io.contains(gp.get_address())) chosen = &m_targets[i];
+  }
+  for (size_t i = 1; i < m_targets.size() && !chosen; ++i)
+    if (m_targets[i].rc) chosen = &m_targets[i];
+  if (!chosen) {
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    ext.fail(Outcome::UnsupportedRequest, kNoHop);
+    if (gp.is_read() && gp.get_data_ptr())
+      for (unsigned i = 0; i < gp.get_data_length(); ++i) gp.get_data_ptr()[i] = 0xff;
+    return;
+  }
+  out[chosen->out_index]->b_transport(gp, delay);
 }
 
 void SystemBus::note_dram_route(int in_index, const tlm::tlm_generic_payload& gp, RouteRecorder& rec) const {

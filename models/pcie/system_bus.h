@@ -50,6 +50,8 @@ class SystemBus : public sc_core::sc_module {
   void b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
   unsigned transport_dbg(int in_index, tlm::tlm_generic_payload& gp);
   int target_for(uint64_t addr) const;  // out index, -1 when nothing decodes it
+  // The CPU's I/O requests and its accesses to the legacy VGA window (docs/vga.md).
+  void legacy_transport(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay);
   // For the route cache: a DMA from in-socket `in_index` decoded to DRAM (route_cache.h).
   void note_dram_route(int in_index, const tlm::tlm_generic_payload& gp, RouteRecorder& rec) const;
 
@@ -61,6 +63,7 @@ class SystemBus : public sc_core::sc_module {
   std::vector<Target> m_targets;
   std::vector<RootComplex*> m_sources;  // in index -> RC (nullptr for the CPU)
   std::vector<bool> m_from_unit;        // in index -> bound by bind_source (a remapping unit)
+  int m_cpu_in = -1;                    // in index of the CPU
   Dram* m_dram;
   HopId m_dram_hop;
   topo::AddressRange m_dram_range;

@@ -22,6 +22,8 @@ const char* to_string(TlpKind kind) {
     case TlpKind::Message: return "Msg";
     case TlpKind::AtomicOp: return "AtomicOp";
     case TlpKind::Completion: return "Cpl";
+    case TlpKind::IoRead: return "IORd";
+    case TlpKind::IoWrite: return "IOWr";
   }
   return "?";
 }

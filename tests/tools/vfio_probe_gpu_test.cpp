@@ -5,6 +5,8 @@
 // fault and a GMMU fault each seen with its reason, the trapped invalidation window, and the scrub
 // that leaves nothing of one user's VRAM to the next.
 #include <gtest/gtest.h>
+#include <fstream>
+#include <sstream>
 #include <linux/vfio.h>
 #include <nlohmann/json.hpp>
 
@@ -26,8 +28,9 @@ struct GpuProbe : ::testing::Test {
   std::string name;
   std::string dmesg() const { return k->log().dmesg(); }
 
-  void start(const std::string& driver, const std::string& module, const std::string& params = "") {
-    m = cli::load_machine(std::string(PCIESIM_SOURCE_ROOT) + "/scenarios/topologies/gpu.yaml");
+  void start(const std::string& driver, const std::string& module, const std::string& params = "",
+             const std::string& topology = std::string(PCIESIM_SOURCE_ROOT) + "/scenarios/topologies/gpu.yaml") {
+    m = cli::load_machine(topology);
     k = std::make_unique<cosim::Kernel>(*m.fabric);
     k->boot();
     ASSERT_EQ(k->load_module(module, params), 0) << dmesg();
@@ -158,6 +161,29 @@ TEST_F(GpuProbe, WithoutTheScrubTheNextUserFindsThePreviousUsersVram) {
   EXPECT_GT(gpu->vram().pages_allocated(), 0u);
   EXPECT_NE(gpu->vram_read64(0x20000), 0u) << "the first user's page directory survives the reset";
   EXPECT_EQ(gpu->reg(gpu::regs::kCeCompleted), 0u) << "the close's reset still clears the registers";
+}
+
+// The VGA-class option (params: {vga: true}): class 0x030000, and VFIO offers the VGA region
+// (index 8: 0xa0000-0xbffff memory, 0x3b0-0x3bb and 0x3c0-0x3df I/O; docs/vga.md) as vfio-pci
+// does for GPUs, through the variant driver too.
+TEST_F(GpuProbe, AVgaClassGpuHasTheVgaRegion) {
+  std::ifstream in(std::string(PCIESIM_SOURCE_ROOT) + "/scenarios/topologies/gpu.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const size_t at = yaml.find("# vga: true");
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, 11, "vga: true  ");
+  const std::string path = ::testing::TempDir() + "/gpu-vga.yaml";
+  std::ofstream(path) << yaml;
+  start("pciesim_vfio_pci", "pciesim_vfio_pci", "", path);
+  const json j = run();
+  ASSERT_EQ(j["completed"], true) << j.dump(2);
+  const json& vga = j["regions"][8];
+  EXPECT_EQ(vga["result"], 0);
+  EXPECT_EQ(vga["flags"], "0x3") << "READ | WRITE, no mmap";
+  EXPECT_EQ(vga["size"], "0xc0000");
+  EXPECT_EQ(j["copy"]["data_equal"], true);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-/* MMIO accessors (include/linux/io.h, asm-generic/iomap.h, asm/io.h). Each access is a CPU load or
+/* MMIO and port I/O accessors (include/linux/io.h, asm-generic/iomap.h, asm/io.h). Each access is a CPU load or
  * store that travels as a TLM transaction through the host bus and the root complex to the
  * device, with the CPU's timing. __iomem cookies come from pci_iomap() or ioremap() and must not
  * be dereferenced (they are not host memory). */
@@ -24,6 +24,16 @@ void memcpy_toio(volatile void __iomem *dst, const void *src, size_t count);
 void memset_io(volatile void __iomem *dst, int c, size_t count);
 void __iomem *ioremap(resource_size_t offset, unsigned long size);
 void iounmap(volatile void __iomem *addr);
+/* Port I/O (asm/io.h) and its iomap cookies (lib/iomap.c): the ioread/iowrite accessors take
+ * either kind of cookie. */
+u8 inb(u16 port);
+u16 inw(u16 port);
+u32 inl(u16 port);
+void outb(u8 value, u16 port);
+void outw(u16 value, u16 port);
+void outl(u32 value, u16 port);
+void __iomem *ioport_map(unsigned long port, unsigned int nr);
+void ioport_unmap(void __iomem *addr);
 #ifdef __cplusplus
 }
 #endif

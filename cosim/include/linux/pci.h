@@ -120,6 +120,7 @@ struct pci_dev {
 	unsigned int no_command_memory : 1;
 	atomic_t enable_cnt;
 	const char *driver_override;  /* set through sysfs; the only driver allowed to bind */
+	struct pci_dev *physfn;       /* is_virtfn: the PF (Linux keeps it in a union with sriov) */
 };
 
 #define to_pci_dev(n) container_of(n, struct pci_dev, dev)
@@ -202,6 +203,15 @@ struct pci_dev *pci_upstream_bridge(struct pci_dev *dev);
 
 /* Enabling and resources */
 int pci_enable_device(struct pci_dev *dev);
+/* SR-IOV (drivers/pci/iov.c) */
+int pci_enable_sriov(struct pci_dev *dev, int nr_virtfn);
+void pci_disable_sriov(struct pci_dev *dev);
+int pci_num_vf(struct pci_dev *dev);
+int pci_sriov_get_totalvfs(struct pci_dev *dev);
+static inline struct pci_dev *pci_physfn(struct pci_dev *dev)
+{
+	return dev->is_virtfn ? dev->physfn : dev;
+}
 int pci_enable_device_mem(struct pci_dev *dev);
 void pci_disable_device(struct pci_dev *dev);
 void pci_set_master(struct pci_dev *dev);
@@ -239,6 +249,11 @@ int pci_reset_function(struct pci_dev *dev);
 int pci_reset_function_locked(struct pci_dev *dev);
 int pci_try_reset_function(struct pci_dev *dev);
 int pci_reset_bus(struct pci_dev *dev);
+/* drivers/pci/pci.c: decode (or stop decoding) the legacy VGA resources: the device's Command
+ * I/O / Memory bits (CHANGE_DECODES) and VGA Enable on every bridge above it (CHANGE_BRIDGE). */
+#define PCI_VGA_STATE_CHANGE_BRIDGE (1 << 0)
+#define PCI_VGA_STATE_CHANGE_DECODES (1 << 1)
+int pci_set_vga_state(struct pci_dev *dev, bool decode, unsigned int command_bits, u32 flags);
 int pci_bridge_secondary_bus_reset(struct pci_dev *dev);
 int pci_save_state(struct pci_dev *dev);
 void pci_restore_state(struct pci_dev *dev);

@@ -75,10 +75,21 @@ void edu_defaults(topo::EndpointSpec& spec) {
       throw topo::TopologyError(spec.loc, "edu: params.pcie '" + it->second + "' must be true or false");
   }
   parse_reset(spec);  // a bad params.reset is an error naming the file, when it is loaded
+  // `params: {aer: true}` (with pcie): an AER capability on each function, for error injection
+  // (models/pcie/aer.h, docs/aer.md). QEMU's edu has none.
+  bool aer = false;
+  if (auto it = spec.params.find("aer"); it != spec.params.end()) {
+    if (it->second == "true" || it->second == "1") aer = true;
+    else if (it->second != "false" && it->second != "0")
+      throw topo::TopologyError(spec.loc, "edu: params.aer '" + it->second + "' must be true or false");
+    if (aer && !spec.express)
+      throw topo::TopologyError(spec.loc, "edu: params.aer needs params.pcie (AER is a PCIe extended capability)");
+  }
   if (spec.functions.empty()) {
     spec.functions.push_back(edu_function_spec());
     spec.functions.back().loc = spec.loc;
     spec.functions.back().acs.loc = spec.loc;
+    spec.functions.back().aer = aer;
     return;
   }
   // Each listed function is a whole edu, as each QEMU `-device edu,addr=D.F` is: the entry picks
@@ -92,6 +103,7 @@ void edu_defaults(topo::EndpointSpec& spec) {
     const topo::SourceLoc loc = f.loc;
     f = edu_function_spec(f.function);
     f.loc = loc;
+    f.aer = aer;
     f.acs.loc = loc;
   }
 }

@@ -104,10 +104,22 @@ class GraphBuilder {
       FabricVertexId b = add(VertexKind::PciBridge, br.name, br.loc, &br);
       connect(port_vertex, b, EdgeKind::Link, &port.link);
       ++m_g.m_counts.pci_bridges;
-      for (const EndpointSpec& ep : br.devices) {
-        add_functions(b, ep, VertexKind::ConventionalFunction, EdgeKind::PciBus, nullptr);
-        ++m_g.m_counts.conventional_endpoints;
-      }
+      add_pci_bus(b, br);
+    }
+  }
+
+  // The devices on a PCI bridge's bus; a PCI-to-PCI bridge there is a PciBridge vertex on the
+  // PciBus edge with its own bus below.
+  void add_pci_bus(FabricVertexId bridge, const PciBridgeSpec& br) {
+    for (const EndpointSpec& ep : br.devices) {
+      add_functions(bridge, ep, VertexKind::ConventionalFunction, EdgeKind::PciBus, nullptr);
+      ++m_g.m_counts.conventional_endpoints;
+    }
+    for (const PciBridgeSpec& child : br.bridges) {
+      FabricVertexId c = add(VertexKind::PciBridge, child.name, child.loc, &child);
+      connect(bridge, c, EdgeKind::PciBus);
+      ++m_g.m_counts.pci_bridges;
+      add_pci_bus(c, child);
     }
   }
 

@@ -136,6 +136,12 @@ struct PciBridgeSpec {
   std::string name;
   uint16_t vendor = 0x1b36, device = 0x000e;  // QEMU pcie-pci-bridge unless given
   std::vector<EndpointSpec> devices;          // conventional devices, device numbers 0..31
+  // Conventional PCI-to-PCI bridges on this bus (type 1 header, no PCIe capability; `device` is
+  // their device number here), each with its own devices and bridges, nested to any depth.
+  // docs/topology-format.md "pci_to_pci_bridge".
+  std::vector<PciBridgeSpec> bridges;
+  int device_number = 0;                      // a conventional bridge's device number on its parent bus
+  bool conventional = false;                  // true: a PCI-to-PCI bridge (in a `bridges` list)
   SourceLoc loc;
 };
 

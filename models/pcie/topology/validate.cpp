@@ -51,6 +51,14 @@ class BusSlots {
                                       quoted(slot.who) + " has it" + first_at(slot.loc));
   }
 
+  // A conventional PCI-to-PCI bridge on a PCI bus: a single-function device.
+  void add_bridge(const PciBridgeSpec& br) {
+    auto [it, fresh] = m_devices.try_emplace(br.device_number, Slot{true, br.loc, br.name, {}});
+    if (!fresh)
+      issue(br.loc, "device", "duplicate device number " + std::to_string(br.device_number) + " on " + m_bus + ": " +
+                                  quoted(it->second.who) + " uses it" + first_at(it->second.loc));
+  }
+
   void add_endpoint(const EndpointSpec& ep) {
     auto [it, fresh] = m_devices.try_emplace(ep.device, Slot{true, ep.loc, ep.name, {}});
     if (!fresh)
@@ -240,13 +248,25 @@ class Validator {
       }
       internal.require_function0();
     } else {
-      const auto& br = std::get<PciBridgeSpec>(node.node);
-      check_name(br.name, br.loc, "a PCI bridge");
-      BusSlots bus("the PCI bus of bridge " + quoted(br.name));
-      for (const EndpointSpec& ep : br.devices) {
-        check_endpoint(ep, EndpointContext::Conventional);
-        bus.add_endpoint(ep);
-      }
+      check_pci_bus(std::get<PciBridgeSpec>(node.node), depth);
+    }
+  }
+
+  // A PCIe-to-PCI bridge or a conventional PCI-to-PCI bridge and the PCI bus behind it.
+  void check_pci_bus(const PciBridgeSpec& br, int depth) {
+    if (depth > kMaxNesting)
+      issue(br.loc, "", "the hierarchy nests deeper than " + std::to_string(kMaxNesting) + " levels");
+    check_name(br.name, br.loc, br.conventional ? "a PCI-to-PCI bridge" : "a PCI bridge");
+    if (br.conventional && (br.device_number < 0 || br.device_number > 31))
+      issue(br.loc, "device", "device " + std::to_string(br.device_number) + " is out of range 0..31");
+    BusSlots bus("the PCI bus of bridge " + quoted(br.name));
+    for (const EndpointSpec& ep : br.devices) {
+      check_endpoint(ep, EndpointContext::Conventional);
+      bus.add_endpoint(ep);
+    }
+    for (const PciBridgeSpec& child : br.bridges) {
+      bus.add_bridge(child);
+      check_pci_bus(child, depth + 1);
     }
   }
 
@@ -438,13 +458,21 @@ class Validator {
   std::unordered_map<int, const RootComplexSpec*> m_segments;
 };
 
+// The bus behind a PCI bridge and one more per PCI-to-PCI bridge below it, at any depth.
+int count_pci_buses(const PciBridgeSpec& br) {
+  int n = 1;
+  for (const PciBridgeSpec& child : br.bridges) n += count_pci_buses(child);
+  return n;
+}
+
 int count_node_buses(const NodeSpec& node) {
   if (const auto* sw = std::get_if<SwitchSpec>(&node.node)) {
     int n = 1;  // internal bus
     for (const DownstreamPortSpec& p : sw->ports) n += 1 + (p.child ? count_node_buses(*p.child) : 0);
     return n;
   }
-  return std::holds_alternative<PciBridgeSpec>(node.node) ? 1 : 0;
+  if (const auto* br = std::get_if<PciBridgeSpec>(&node.node)) return count_pci_buses(*br);
+  return 0;
 }
 
 // --- resource estimate ---
@@ -501,6 +529,14 @@ void append(Needs& to, const Needs& from) {
 
 Needs port_needs(const DownstreamPortSpec& port);
 
+// What the devices on a PCI bus need; each PCI-to-PCI bridge on it adds its own windows.
+Needs pci_bus_needs(const PciBridgeSpec& br) {
+  Needs inside;
+  for (const EndpointSpec& ep : br.devices) add_bars(ep, inside);
+  for (const PciBridgeSpec& child : br.bridges) append(inside, bridge_windows(pci_bus_needs(child)));
+  return inside;
+}
+
 Needs node_needs(const NodeSpec& node) {
   Needs inside;
   if (const auto* ep = std::get_if<EndpointSpec>(&node.node)) {
@@ -510,7 +546,7 @@ Needs node_needs(const NodeSpec& node) {
   if (const auto* sw = std::get_if<SwitchSpec>(&node.node)) {
     for (const DownstreamPortSpec& p : sw->ports) append(inside, port_needs(p));
   } else {
-    for (const EndpointSpec& ep : std::get<PciBridgeSpec>(node.node).devices) add_bars(ep, inside);
+    inside = pci_bus_needs(std::get<PciBridgeSpec>(node.node));
   }
   return bridge_windows(inside);  // the switch upstream port or the PCI bridge
 }

@@ -395,7 +395,7 @@ class Loader {
     else if (auto* v = m.get("switch"))
       node->node = switch_spec(*v, depth);
     else
-      node->node = pci_bridge(m.require("pci_bridge"));
+      node->node = pci_bridge(m.require("pci_bridge"), depth);
     return node;
   }
 
@@ -416,7 +416,7 @@ class Loader {
     return sw;
   }
 
-  PciBridgeSpec pci_bridge(const YAML::Node& n) {
+  PciBridgeSpec pci_bridge(const YAML::Node& n, int depth) {
     Map m(*this, n, "pci_bridge", {"name", "vendor", "device_id", "devices"});
     charge(n);
     PciBridgeSpec br;
@@ -424,11 +424,55 @@ class Loader {
     br.name = text(m.require("name"), "name");
     if (auto* v = m.get("vendor")) br.vendor = number<uint16_t>(*v, "vendor");
     if (auto* v = m.get("device_id")) br.device = number<uint16_t>(*v, "device_id");
+    bus_devices(m.get("devices"), br, depth);
+    return br;
+  }
+
+  // The devices list of a PCI bus (behind a PCIe-to-PCI or a PCI-to-PCI bridge): endpoints, and
+  // `- pci_to_pci_bridge: {...}` entries with devices of their own. Device numbers continue from
+  // the previous entry unless given.
+  void bus_devices(const YAML::Node* list, PciBridgeSpec& br, int depth) {
+    if (!list || list->IsNull()) return;
+    if (!list->IsSequence()) fail(*list, "devices: expected a list, got " + describe(*list));
     int device = -1;
-    for_each_endpoint(m.get("devices"), "devices", [&](const YAML::Node& item) {
-      br.devices.push_back(endpoint(item, Place::Conventional, device + 1, true));
-      device = br.devices.back().device;
-    });
+    for (const YAML::Node& item : *list) {
+      if (item.IsMap() && item["pci_to_pci_bridge"].IsDefined()) {
+        Map wrapper(*this, item, "devices entry", {"pci_to_pci_bridge"});
+        br.bridges.push_back(pci_to_pci_bridge(wrapper.require("pci_to_pci_bridge"), device + 1, depth + 1));
+        device = br.bridges.back().device_number;
+        continue;
+      }
+      const YAML::Node* one = &item;
+      std::optional<Map> wrapper;
+      if (item.IsMap() && item["endpoint"].IsDefined()) {
+        wrapper.emplace(*this, item, "devices entry", std::vector<const char*>{"endpoint"});
+        one = &wrapper->require("endpoint");
+      }
+      expand(*one, "devices", true, [&](const YAML::Node& e) {
+        br.devices.push_back(endpoint(e, Place::Conventional, device + 1, true));
+        device = br.devices.back().device;
+      });
+    }
+  }
+
+  // A conventional PCI-to-PCI bridge (PCI-to-PCI Bridge Architecture 1.2): type 1 header, no
+  // PCIe capability. Default ids: TI PCI2050 (104c:ac28, pci.ids "PCI2050 PCI-to-PCI Bridge").
+  PciBridgeSpec pci_to_pci_bridge(const YAML::Node& n, int default_device, int depth) {
+    if (depth > kMaxNesting)
+      fail(n, "pci_to_pci_bridge: the hierarchy nests deeper than " + std::to_string(kMaxNesting) + " levels");
+    Map m(*this, n, "pci_to_pci_bridge", {"name", "device", "vendor", "device_id", "devices"});
+    charge(n);
+    PciBridgeSpec br;
+    br.loc = loc(n);
+    br.conventional = true;
+    br.vendor = 0x104c;
+    br.device = 0xac28;
+    br.name = text(m.require("name"), "name");
+    br.device_number = default_device;
+    if (auto* v = m.get("device")) br.device_number = number<int>(*v, "device");
+    if (auto* v = m.get("vendor")) br.vendor = number<uint16_t>(*v, "vendor");
+    if (auto* v = m.get("device_id")) br.device = number<uint16_t>(*v, "device_id");
+    bus_devices(m.get("devices"), br, depth);
     return br;
   }
 
