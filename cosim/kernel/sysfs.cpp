@@ -71,6 +71,7 @@ int Sysfs::list(const std::string& path, std::vector<std::string>& out) const {
     PciDev* d = pci.find(p[4]);
     if (!d) return -ENOENT;
     out = kDeviceAttrs;
+    if (d->sriov_pos) out.insert(out.end(), {"sriov_numvfs", "sriov_totalvfs"});  // sriov_pf_dev_attrs: PFs only
     if (d->dev->driver) out.push_back("driver");
     if (iommu.group_of(*d)) out.push_back("iommu_group");
   } else if (is({"sys", "bus", "pci", "drivers"})) {
@@ -126,6 +127,8 @@ int Sysfs::read(const std::string& path, std::string& out) const {
     else if (a == "enable") out = std::to_string(atomic_read(&dev->enable_cnt)) + "\n";
     else if (a == "driver_override") out = dev->driver_override ? std::string(dev->driver_override) + "\n" : "(null)\n";
     else if (a == "reset") return -EACCES;  // write-only (0200)
+    else if (a == "sriov_numvfs" && d->sriov_pos) out = std::to_string(d->num_vfs) + "\n";
+    else if (a == "sriov_totalvfs" && d->sriov_pos) out = std::to_string(pci.sriov_totalvfs(*d)) + "\n";
     else if (a == "resource") {
       char line[80];
       for (int i = 0; i < PCI_NUM_RESOURCES; ++i) {
@@ -226,6 +229,12 @@ int Sysfs::write(const std::string& path, const std::string& value) {
     PciDev* d = pci.find(p[4]);
     if (!d) return -ENOENT;
     if (p[5] == "driver_override") return pci.set_driver_override(*d, value);
+    if (p[5] == "sriov_numvfs" && d->sriov_pos) {  // iov.c sriov_numvfs_store: kstrtou16, then the driver
+      unsigned int n = 0;
+      if (kstrtouint(v.c_str(), 0, &n) || n > 0xffff) return -EINVAL;
+      return pci.sriov_numvfs_store(*d, n);
+    }
+    if (p[5] == "sriov_totalvfs" && d->sriov_pos) return -EACCES;  // read-only (0444)
     if (p[5] == "reset") {  // reset_store: kstrtoul, then pci_reset_function
       unsigned long long x = 0;
       if (kstrtoull(v.c_str(), 0, &x)) return -EINVAL;

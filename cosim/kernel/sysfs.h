@@ -4,6 +4,7 @@
 //
 //   /sys/bus/pci/devices/DDDD:BB:DD.F/  vendor device subsystem_vendor subsystem_device class
 //        revision irq enable resource driver_override reset iommu_group@ driver@
+//        sriov_numvfs sriov_totalvfs (SR-IOV PFs)
 //   /sys/bus/pci/drivers/NAME/           bind unbind module@ DDDD:BB:DD.F@
 //   /sys/bus/pci/drivers_probe
 //   /sys/kernel/iommu_groups/N/          devices/DDDD:BB:DD.F@ type reserved_regions

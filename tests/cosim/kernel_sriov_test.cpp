@@ -10,6 +10,7 @@
 #include "iommu/iommu_api.h"
 #include "iommu/iommu_core.h"
 #include "kernel/kapi.h"
+#include "kernel/sysfs.h"
 #include "kernel_fixture.h"
 #include "pcie/pcie_regs.h"
 
@@ -91,7 +92,16 @@ TEST_F(KernelSriov, EnablingVfsAddsPciDevsWithTheirOwnGroupsAndContextEntries) {
   cosim::PciDev& pf = dev("nicR");
   ASSERT_EQ(pf.dev->driver, &g_pf_driver);
   const size_t before = k->pci().devices().size();
-  ASSERT_EQ(k->pci().sriov_numvfs_store(pf, 4), 0) << dmesg();
+  // As an administrator does it: the PF's sysfs attributes (sriov_pf_dev_attrs).
+  const std::string dir = "/sys/bus/pci/devices/" + pf.name + "/";
+  std::string text;
+  ASSERT_EQ(k->sysfs().read(dir + "sriov_totalvfs", text), 0);
+  EXPECT_EQ(text, "8\n");
+  EXPECT_EQ(k->sysfs().write(dir + "sriov_numvfs", "four"), -EINVAL);
+  EXPECT_EQ(k->sysfs().write(dir + "sriov_totalvfs", "4"), -EACCES);
+  ASSERT_EQ(k->sysfs().write(dir + "sriov_numvfs", "4\n"), 0) << dmesg();
+  ASSERT_EQ(k->sysfs().read(dir + "sriov_numvfs", text), 0);
+  EXPECT_EQ(text, "4\n");
   EXPECT_EQ(k->pci().devices().size(), before + 4);
   EXPECT_EQ(pci_num_vf(pf.dev.get()), 4);
   const std::vector<cosim::PciDev*> vfs = vfs_of(pf);

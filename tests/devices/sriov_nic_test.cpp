@@ -133,6 +133,10 @@ TEST_F(SriovNicTest, VfsAppearWithVfEnableAtOffsetPlusStride) {
       vf_wr(n, static_cast<uint16_t>(cfg::kBar0 + 4 * i), 4, 0xffffffffu);
       EXPECT_EQ(vf_rd(n, static_cast<uint16_t>(cfg::kBar0 + 4 * i)), 0u);
     }
+    // 9.3.4.1.3: Command I/O and Memory Space Enable are RO 0; Bus Master Enable is the VF's.
+    vf_wr(n, cfg::kCommand, 2, 0x0007);
+    EXPECT_EQ(vf_rd(n, cfg::kCommand, 2), 0x0004u);
+    vf_wr(n, cfg::kCommand, 2, 0);
     const PciFunction& vf = *nic->vf(n);
     EXPECT_EQ(vf.bdf(), vf_id(n));
     EXPECT_NE(vf.pcie_cap(), 0);

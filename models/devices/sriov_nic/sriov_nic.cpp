@@ -6,6 +6,7 @@
 #include <string>
 
 #include "pcie/capabilities.h"
+#include "pcie/pcie_regs.h"
 #include "pcie/device_models.h"
 #include "pcie/function_factory.h"
 #include "pcie/port_registry.h"
@@ -180,6 +181,9 @@ std::unique_ptr<PciFunction> SriovNic::make_vf(unsigned n, const topo::EndpointS
   layout.pba_bir = kVfMsixBar;
   layout.pba_offset = kVfMsixPba;
   add_msix_cap(vf->config(), m_params.vf_msix_vectors, layout, spec.loc);
+  // PCIe 9.3.4.1.3: a VF's Command I/O Space and Memory Space Enable are RO 0 (the PF's VF MSE
+  // decides); Bus Master Enable, Parity and SERR# stay the VF's own. Interrupt Disable: no INTx.
+  vf->config().define(cfg::kCommand, 2, 0, regs::kCmdBusMaster | regs::kCmdParity | regs::kCmdSerr);
   vf->refresh();
   vf->set_vf_bars({}, false);
   return vf;
