@@ -12,7 +12,7 @@ section() { printf '\n==== %s\n' "$*"; }
 run() { printf '\n$ pciesim %s\n' "$*"; "$sim" "$@"; }
 
 section "Topologies (firmware enumeration, then the tree)"
-for t in two-level-switch pci-bridge multifunction-no-acs; do
+for t in two-level-switch pci-bridge multifunction-no-acs pci-chain; do
   run topo "$topos/$t.yaml"
 done
 printf '\n$ pciesim topo %s --json  (10,000+ functions; summary)\n' "$topos/generated-10k.yaml"
@@ -40,3 +40,6 @@ run groups "$topos/two-level-switch.yaml"
 section "VFIO: vfio_probe (the same C client a real host runs) against edu through Linux's vfio-pci and our variant driver"
 run probe "$topos/edu.yaml" edu0 --driver vfio-pci
 run probe "$topos/edu.yaml" edu1                              # behind the bridge: faults as 03:00.0
+
+section "The GPU through VFIO: page tables in VRAM, the copy engine through the IOMMU, an IOMMU fault and a GMMU fault"
+run probe "$topos/gpu.yaml" gpu0                              # our variant driver's GPU personality
