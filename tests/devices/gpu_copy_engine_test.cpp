@@ -342,3 +342,56 @@ TEST_F(GpuSlowVramTest, VramCopiesAreBoundedByVramBandwidth) {
   EXPECT_GE(s, kBig / 4e9) << "1 MiB at 4 GB/s";
   EXPECT_LT(s, kBig / 4e9 * 1.2) << "and not much more: requests are pipelined";
 }
+
+// The ring and the fault buffer in system memory: the engine fetches its commands and writes its
+// fault entries by DMA through the fabric and the IOMMU (IOVA -> PA), as a driver that keeps them
+// in host memory has it.
+TEST_F(GpuCopyEngineTest, RingAndFaultBufferInSystemMemoryGoThroughTheIommu) {
+  iommu_map("gpu0", kIova, kPa, 8);
+  t = tables();
+  t.map_range(kRingVa, kIova + 0x4000, 4096, GmmuAperture::SysCoherent);  // ring: IOVA page 4
+  t.map_range(kVramVa, kVramPa, 4096);
+  bind(0, kInst, kPdb);
+  wr(kCeCtx, 0);
+  wr(kCeRingLo, static_cast<uint32_t>(kRingVa));
+  wr(kCeRingHi, 0);
+  wr(kCeRingSize, kRingEntries);
+  fault_buffer(4, kIova + 0x5000, kTargetSysCoherent);                      // entries: IOVA page 5
+  listen();
+  auto command = [&](uint32_t slot, const Cmd& c) {
+    uint8_t b[kCeCommandSize] = {};
+    std::memcpy(b, &c.op, 4);
+    std::memcpy(b + 4, &c.flags, 4);
+    std::memcpy(b + 0x08, &c.src, 8);
+    std::memcpy(b + 0x10, &c.dst, 8);
+    std::memcpy(b + 0x18, &c.len, 8);
+    std::memcpy(b + 0x28, &c.payload, 8);
+    f->dram().write(kPa + 0x4000 + slot * kCeCommandSize, b, sizeof b);  // the driver's RAM
+  };
+  command(0, Cmd{kCeOpFill, 0, 0, kVramVa, 256, 0, 0x77});
+  command(1, Cmd{kCeOpCopy, 0, 0x7100'0000, kVramVa, 64});               // an unmapped source
+  in_thread([&] {
+    wr(kCePut, 2);
+    while (gpu0->reg(kCeCompleted) < 1 || !(gpu0->reg(kCeStatus) & kCeHalted))
+      sc_core::wait(sc_core::sc_time(10, sc_core::SC_NS));
+  });
+  EXPECT_EQ(vram(kVramPa, 256), std::vector<uint8_t>(256, 0x77));
+  EXPECT_EQ(ce_error(), kCeErrSrcFault);
+  // The commands came from DRAM through the IOMMU.
+  size_t fetches = 0;
+  for (const GpuTransaction& r : records)
+    if (r.purpose == GpuPurpose::Command) {
+      ++fetches;
+      EXPECT_TRUE(r.upstream);
+      EXPECT_TRUE(r.iommu_checked);
+      EXPECT_EQ(r.iommu_output, kPa + 0x4000 + (fetches - 1) * kCeCommandSize);
+    }
+  EXPECT_EQ(fetches, 2u);
+  // The fault entry is in DRAM at the PA behind the buffer's IOVA.
+  uint32_t e[8];
+  f->dram().read(kPa + 0x5000, e, sizeof e);
+  EXPECT_EQ(e[2], 0x7100'0000u) << "the faulting VA";
+  EXPECT_EQ(e[7] & kFaultValid, kFaultValid);
+  EXPECT_EQ(e[7] & 0x1f, static_cast<uint32_t>(GmmuFaultType::Pde));
+  EXPECT_EQ(rd(kFaultPut), 1u);
+}
