@@ -173,7 +173,6 @@ static ssize_t pciesim_edu_info_rw(struct vfio_pci_core_device *vdev, char __use
 				   loff_t *ppos, bool iswrite)
 {
 	struct pciesim_vfio_device *pvdev = to_pciesim(vdev);
-	loff_t pos = *ppos & VFIO_PCI_OFFSET_MASK;
 	struct pciesim_edu_info info = {
 		.magic = cpu_to_le32(PCIESIM_EDU_INFO_MAGIC),
 		.version = cpu_to_le32(PCIESIM_EDU_INFO_VERSION),
@@ -184,24 +183,12 @@ static ssize_t pciesim_edu_info_rw(struct vfio_pci_core_device *vdev, char __use
 		.last_scrub = cpu_to_le32((u32)pvdev->last_scrub),
 	};
 
-	/* read-only, as vfio-pci's IGD OpRegion: a write or a read past the end is -EINVAL */
-	if (iswrite || pos >= sizeof(info))
-		return -EINVAL;
-	count = min_t(size_t, count, sizeof(info) - pos);
-	if (copy_to_user(buf, (u8 *)&info + pos, count))
-		return -EFAULT;
-	*ppos += count;
-	return count;
-}
-
-static void pciesim_edu_info_release(struct vfio_pci_core_device *vdev, struct vfio_pci_region *region)
-{
-	/* the region's content lives in struct pciesim_vfio_device: nothing to free */
+	return pciesim_info_read(&info, sizeof(info), buf, count, ppos, iswrite);
 }
 
 static const struct vfio_pci_regops pciesim_edu_info_regops = {
 	.rw = pciesim_edu_info_rw,
-	.release = pciesim_edu_info_release,
+	.release = pciesim_info_release,
 };
 
 int pciesim_edu_open(struct pciesim_vfio_device *pvdev)

@@ -134,7 +134,6 @@ static ssize_t pciesim_gpu_info_rw(struct vfio_pci_core_device *vdev, char __use
 				   loff_t *ppos, bool iswrite)
 {
 	struct pciesim_vfio_device *pvdev = to_pciesim(vdev);
-	loff_t pos = *ppos & VFIO_PCI_OFFSET_MASK;
 	struct pciesim_gpu_info info = {
 		.magic = cpu_to_le32(PCIESIM_GPU_INFO_MAGIC),
 		.version = cpu_to_le32(PCIESIM_GPU_INFO_VERSION),
@@ -149,23 +148,12 @@ static ssize_t pciesim_gpu_info_rw(struct vfio_pci_core_device *vdev, char __use
 		.refused = cpu_to_le32(pvdev->gpu.refused),
 	};
 
-	if (iswrite || pos >= sizeof(info))
-		return -EINVAL;
-	count = min_t(size_t, count, sizeof(info) - pos);
-	if (copy_to_user(buf, (u8 *)&info + pos, count))
-		return -EFAULT;
-	*ppos += count;
-	return count;
-}
-
-static void pciesim_gpu_info_release(struct vfio_pci_core_device *vdev, struct vfio_pci_region *region)
-{
-	/* the content lives in struct pciesim_vfio_device: nothing to free */
+	return pciesim_info_read(&info, sizeof(info), buf, count, ppos, iswrite);
 }
 
 static const struct vfio_pci_regops pciesim_gpu_info_regops = {
 	.rw = pciesim_gpu_info_rw,
-	.release = pciesim_gpu_info_release,
+	.release = pciesim_info_release,
 };
 
 /* Reads the device's geometry (memory decoding is on once vfio_pci_core_enable has run). */

@@ -43,6 +43,13 @@ static inline struct pciesim_vfio_device *to_pciesim(struct vfio_pci_core_device
 	return container_of(vdev, struct pciesim_vfio_device, core_device);
 }
 
+/* The read of a read-only info region whose content is `info` (`size` bytes): as vfio-pci's IGD
+ * OpRegion, a write or a read past the end is -EINVAL and a read running past the end is cut. */
+ssize_t pciesim_info_read(const void *info, size_t size, char __user *buf, size_t count, loff_t *ppos,
+			  bool iswrite);
+/* The regops release of such a region: its content lives in struct pciesim_vfio_device. */
+void pciesim_info_release(struct vfio_pci_core_device *vdev, struct vfio_pci_region *region);
+
 /* Polls until (register & mask) == want, sleeping between reads: 0, or -ETIMEDOUT after timeout_ms. */
 int pciesim_wait_reg(void __iomem *reg, u32 mask, u32 want, unsigned int timeout_ms);
 

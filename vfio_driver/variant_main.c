@@ -30,6 +30,24 @@ bool pciesim_scrub = true;
 module_param_named(scrub, pciesim_scrub, bool, 0444);
 MODULE_PARM_DESC(scrub, "Scrub device state (edu: registers and DMA buffer; GPU: VRAM and GMMU TLB) at the last close and after a reset (default: Y)");
 
+ssize_t pciesim_info_read(const void *info, size_t size, char __user *buf, size_t count, loff_t *ppos,
+			  bool iswrite)
+{
+	loff_t pos = *ppos & VFIO_PCI_OFFSET_MASK;
+
+	if (iswrite || pos >= size)
+		return -EINVAL;
+	count = min_t(size_t, count, size - pos);
+	if (copy_to_user(buf, (const u8 *)info + pos, count))
+		return -EFAULT;
+	*ppos += count;
+	return count;
+}
+
+void pciesim_info_release(struct vfio_pci_core_device *vdev, struct vfio_pci_region *region)
+{
+}
+
 int pciesim_wait_reg(void __iomem *reg, u32 mask, u32 want, unsigned int timeout_ms)
 {
 	unsigned long deadline = jiffies + msecs_to_jiffies(timeout_ms);

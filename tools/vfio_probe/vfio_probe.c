@@ -102,14 +102,8 @@ static void step_dma(struct probe *p)
 	const uint64_t iova = p->opt->iova;
 	const size_t n = p->opt->dma_len;
 	uint8_t *src = p->buf, *dst = p->buf + PROBE_PAGE;
-	pj_object(&p->j, "dma");
-	long rc = probe_map_dma(p, p->buf, iova, 2 * PROBE_PAGE);
-	pj_result(&p->j, "map", rc);
-	pj_hex(&p->j, "iova", iova);
-	pj_int(&p->j, "bytes", (long long)n);
+	long rc = probe_begin_dma(p, "dma");
 	if (rc == 0) {
-		probe_fill_pattern(src, n);
-		memset(dst, 0, PROBE_PAGE);
 		pj_result(&p->j, "ram_to_device", edu_dma(p, iova, EDU_BUFFER, 0));
 		pj_result(&p->j, "device_to_ram", edu_dma(p, EDU_BUFFER, iova + PROBE_PAGE, EDU_DMA_TO_RAM | EDU_DMA_IRQ));
 		pj_bool(&p->j, "data_equal", memcmp(src, dst, n) == 0);

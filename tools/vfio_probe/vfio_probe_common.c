@@ -84,6 +84,20 @@ long probe_map_dma(struct probe *p, void *vaddr, uint64_t iova, uint64_t size)
 	return probe_ioctl(p, p->container, VFIO_IOMMU_MAP_DMA, &map);
 }
 
+long probe_begin_dma(struct probe *p, const char *key)
+{
+	pj_object(&p->j, key);
+	long rc = probe_map_dma(p, p->buf, p->opt->iova, 2 * PROBE_PAGE);
+	pj_result(&p->j, "map", rc);
+	pj_hex(&p->j, "iova", p->opt->iova);
+	pj_int(&p->j, "bytes", (long long)p->opt->dma_len);
+	if (rc == 0) {
+		probe_fill_pattern(p->buf, p->opt->dma_len);
+		memset(p->buf + PROBE_PAGE, 0, PROBE_PAGE);
+	}
+	return rc;
+}
+
 long probe_unmap_dma(struct probe *p, uint64_t iova, uint64_t size, uint64_t *unmapped)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap), .iova = iova, .size = size };

@@ -62,6 +62,10 @@ int probe_all_bytes(const uint8_t *b, size_t n, uint8_t v);
 void probe_fill_pattern(uint8_t *b, size_t n);
 long probe_map_dma(struct probe *p, void *vaddr, uint64_t iova, uint64_t size);
 long probe_unmap_dma(struct probe *p, uint64_t iova, uint64_t size, uint64_t *unmapped);
+/* Opens object `key`, maps the first two buffer pages at opt->iova (MAP_DMA), records the map's
+ * result, the IOVA and the transfer size, and fills the source page with the pattern and zeroes
+ * the destination page: the MAP_DMA result. */
+long probe_begin_dma(struct probe *p, const char *key);
 /* Triggers vectors 0 .. (fd >= 0) of IRQ index `index` (MSI, MSI-X) on eventfd `fd`; fd < 0 disables. */
 long probe_set_irq(struct probe *p, unsigned index, int fd);
 

@@ -275,17 +275,10 @@ static void step_tables(struct probe *p)
 /* system memory -> VRAM -> system memory, the second copy with a semaphore and an interrupt */
 static void step_copy(struct probe *p)
 {
-	const uint64_t iova = p->opt->iova;
 	const size_t n = p->opt->dma_len;
 	uint8_t *src = p->buf, *dst = p->buf + PROBE_PAGE;
-	pj_object(&p->j, "copy");
-	long rc = probe_map_dma(p, p->buf, iova, 2 * PROBE_PAGE);
-	pj_result(&p->j, "map", rc);
-	pj_hex(&p->j, "iova", iova);
-	pj_int(&p->j, "bytes", (long long)n);
+	long rc = probe_begin_dma(p, "copy");
 	if (rc == 0) {
-		probe_fill_pattern(src, n);
-		memset(dst, 0, PROBE_PAGE);
 		unsigned slot = g_rd(p, GPU_CE_GET);
 		submit(p, slot, GPU_CE_OP_COPY, 0, VA_PAGE(PG_SYS_SRC), VA_PAGE(PG_VRAM0), n, 0);
 		submit(p, slot + 1, GPU_CE_OP_COPY, GPU_CE_FLAG_SEMAPHORE | GPU_CE_FLAG_INTERRUPT, VA_PAGE(PG_VRAM0),
