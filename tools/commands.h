@@ -13,5 +13,7 @@ void add_import_command(CLI::App& app, int& exit_code);
 void add_boot_command(CLI::App& app, int& exit_code);
 void add_probe_command(CLI::App& app, int& exit_code);
 void add_hostval_command(CLI::App& app, int& exit_code);
+void add_isolation_command(CLI::App& app, int& exit_code);
+void add_run_command(CLI::App& app, int& exit_code);
 
 }  // namespace pciesim::cli

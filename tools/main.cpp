@@ -20,6 +20,8 @@ int sc_main(int argc, char** argv) {
   add_boot_command(app, exit_code);
   add_probe_command(app, exit_code);
   add_hostval_command(app, exit_code);
+  add_isolation_command(app, exit_code);
+  add_run_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -176,6 +176,7 @@ class Grouper {
     if (q.kind == AcsQuirkAnswer::Unknown && !m_assume.no_quirk_for_unknown_ids) throw Undecidable{q.why};
     if (q.kind == AcsQuirkAnswer::Enabled) return true;
     if (q.kind == AcsQuirkAnswer::NotEnabled) return false;
+    if (m_assume.acs_override && m_assume.acs_override(m_host, i, t)) return true;
     switch (t) {
       case PortType::Conventional:
       case PortType::PciToPcieBridge:

@@ -3,6 +3,7 @@
 // pci_acs_path_enabled), computed over a HostView. hardware-facts.md §3 restates the rules.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,11 @@ struct GroupAssumptions {
   bool acs_on_unknown_ports = false;  // root/downstream ports of unknown ACS: SV|RR|CR|UF enabled
   bool no_quirk_for_unknown_ids = false;  // functions of unknown id match no quirk entry
   bool unknown_type_is_endpoint = false;  // functions of unknown port type: PCIe endpoints
+  // An extra last entry of the ACS quirk table, consulted when no listed quirk answers (the
+  // out-of-tree pcie_acs_override patch adds `{ PCI_ANY_ID, PCI_ANY_ID, pcie_acs_overrides }`
+  // just before the table's terminator): true makes pci_acs_enabled() answer "isolated" for
+  // functions[index] as type t. Empty: no override (tools/isolation/linux_acs.h builds one).
+  std::function<bool(const HostView& host, int index, PortType t)> acs_override;
 };
 
 struct DeviceGroup {

@@ -686,6 +686,15 @@ TopologySpec load_document(const std::string& yaml, const std::string& file) {
 
 }  // namespace
 
+TopologySpec load_topology_node(const YAML::Node& root, const std::string& file) {
+  try {
+    return Loader(file).load(root);
+  } catch (const YAML::Exception& e) {
+    auto [line, col] = line_col(e.mark);
+    throw TopologyError(SourceLoc{file, line, col}, e.msg);
+  }
+}
+
 TopologySpec load_topology_string(const std::string& yaml, const std::string& pretend_filename) {
   if (yaml.size() > kMaxTopologyFileBytes)
     throw TopologyError(SourceLoc{pretend_filename}, "topology file is larger than " +

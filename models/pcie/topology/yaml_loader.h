@@ -8,6 +8,10 @@
 
 #include "pcie/topology/spec.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace pciesim::topo {
 
 // Limits that keep a hostile file from exhausting the process.
@@ -20,5 +24,9 @@ TopologySpec load_topology_file(const std::string& path);
 
 // The same for text in memory; errors and spec.file name `pretend_filename`.
 TopologySpec load_topology_string(const std::string& yaml, const std::string& pretend_filename = "<string>");
+
+// A topology that is a mapping inside another YAML document (a scenario's inline `topology:`);
+// errors keep that document's lines and name `file`.
+TopologySpec load_topology_node(const YAML::Node& root, const std::string& file);
 
 }  // namespace pciesim::topo

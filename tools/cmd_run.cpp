@@ -1,0 +1,197 @@
+// pciesim run [SCENARIO|DIR...] [--json FILE] [--junit FILE] [-j N] [--shard I/N]
+// Runs scenario files (docs/scenarios.md); without arguments the shipped library
+// (scenarios/library/). Every file is parsed first (a bad one: exit 2 before anything runs); then
+// each scenario runs in a process of its own (SystemC elaborates one design per process), up to
+// N at once. Prints the verdict table; exit 0 only when every expectation held, else 1.
+#include <CLI/CLI.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "scenario/scenario.h"
+#include "scenario/scenario_report.h"
+
+namespace pciesim::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using scenario::ScenarioResult;
+
+struct RunArgs {
+  std::vector<std::string> files;
+  std::string json, junit, shard;
+  unsigned jobs = 1;
+};
+
+std::string default_library() {
+  if (fs::is_directory("scenarios/library")) return "scenarios/library";
+  return std::string(PCIESIM_SOURCE_DIR) + "/scenarios/library";
+}
+
+std::vector<std::string> expand(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const std::string& a : args.empty() ? std::vector<std::string>{default_library()} : args) {
+    std::error_code ec;
+    if (fs::is_directory(a, ec)) {
+      std::vector<std::string> in_dir;
+      for (const auto& e : fs::directory_iterator(a))
+        if (e.is_regular_file() && (e.path().extension() == ".yaml" || e.path().extension() == ".yml"))
+          in_dir.push_back(e.path().string());
+      std::sort(in_dir.begin(), in_dir.end());
+      if (in_dir.empty()) throw UsageError("no scenario files (*.yaml) in " + a);
+      out.insert(out.end(), in_dir.begin(), in_dir.end());
+    } else {
+      out.push_back(a);
+    }
+  }
+  return out;
+}
+
+// "I/N", 1 <= I <= N: scenario k (0-based, in sorted order) belongs to shard (k mod N) + 1.
+std::pair<unsigned, unsigned> parse_shard(const std::string& s) {
+  unsigned i = 0, n = 0;
+  char tail = 0;
+  if (std::sscanf(s.c_str(), "%u/%u%c", &i, &n, &tail) != 2 || n == 0 || i == 0 || i > n)
+    throw UsageError("--shard takes I/N with 1 <= I <= N, e.g. 2/4; got '" + s + "'");
+  return {i, n};
+}
+
+class Progress {
+ public:
+  explicit Progress(size_t total) : m_total(total), m_tty(isatty(STDERR_FILENO)) {}
+  void done(const ScenarioResult& r) {
+    ++m_done;
+    if (m_tty) {
+      constexpr size_t kWidth = 30;
+      const size_t fill = m_total ? m_done * kWidth / m_total : kWidth;
+      std::cerr << "\r[" << std::string(fill, '#') << std::string(kWidth - fill, ' ') << "] " << m_done << "/"
+                << m_total << " " << r.name << "\x1b[K" << std::flush;
+      if (m_done == m_total) std::cerr << "\n";
+    } else {
+      std::cerr << "[" << m_done << "/" << m_total << "] " << (r.passed() ? "PASS " : "FAIL ") << r.name << "\n";
+    }
+  }
+
+ private:
+  size_t m_total, m_done = 0;
+  bool m_tty;
+};
+
+// A worker: runs the scenario, writes its result (or a bad-input message) as JSON to `out`.
+[[noreturn]] void worker(const scenario::Scenario& s, const std::string& out) {
+  nlohmann::json j;
+  int code = 0;
+  try {
+    j = scenario::to_json(scenario::run_scenario(s));
+  } catch (const topo::TopologyError& e) {
+    j = {{"bad_input", e.what()}};
+    code = kExitBadInput;
+  }
+  std::ofstream(out) << j.dump();
+  std::cout.flush();
+  std::cerr.flush();
+  _exit(code);
+}
+
+int run_run(const RunArgs& a) {
+  std::vector<std::string> files = expand(a.files);
+  if (!a.shard.empty()) {
+    auto [i, n] = parse_shard(a.shard);
+    std::vector<std::string> mine;
+    for (size_t k = 0; k < files.size(); ++k)
+      if (k % n == i - 1) mine.push_back(files[k]);
+    files = mine;
+  }
+  if (a.jobs == 0) throw UsageError("-j takes a number of processes >= 1");
+  std::vector<scenario::Scenario> scenarios;
+  for (const std::string& f : files) scenarios.push_back(scenario::parse_scenario_file(f));
+
+  char dir_template[] = "/tmp/pciesim-run-XXXXXX";
+  if (!mkdtemp(dir_template)) throw std::runtime_error("cannot make a temporary directory");
+  const std::string dir = dir_template;
+  std::vector<ScenarioResult> results(scenarios.size());
+  std::map<pid_t, size_t> running;
+  Progress progress(scenarios.size());
+  std::string bad_input;
+  size_t next = 0;
+  std::cout.flush();
+  std::cerr.flush();
+  while (next < scenarios.size() || !running.empty()) {
+    while (next < scenarios.size() && running.size() < a.jobs) {
+      const std::string out = dir + "/" + std::to_string(next) + ".json";
+      const pid_t pid = fork();
+      if (pid < 0) throw std::runtime_error("fork failed");
+      if (pid == 0) worker(scenarios[next], out);
+      running[pid] = next++;
+    }
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) break;
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const size_t k = it->second;
+    running.erase(it);
+    const std::string out = dir + "/" + std::to_string(k) + ".json";
+    ScenarioResult& r = results[k];
+    std::ifstream in(out);
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    std::remove(out.c_str());
+    if (!j.is_discarded() && j.contains("bad_input")) {
+      bad_input += j["bad_input"].get<std::string>() + "\n";
+      r.name = scenarios[k].name;
+      r.file = scenarios[k].file;
+      r.error = "bad input";
+    } else if (!j.is_discarded() && WIFEXITED(status)) {
+      r = scenario::result_from_json(j);
+    } else {
+      r.name = scenarios[k].name;
+      r.file = scenarios[k].file;
+      r.error = WIFSIGNALED(status) ? "the scenario's process died of signal " + std::to_string(WTERMSIG(status))
+                                    : "the scenario's process left no result";
+    }
+    progress.done(r);
+  }
+  fs::remove_all(dir);
+  if (!bad_input.empty()) {
+    std::cerr << bad_input;
+    return kExitBadInput;
+  }
+  scenario::print_table(std::cout, results);
+  if (!a.json.empty()) {
+    std::ofstream o(a.json);
+    if (!o) throw UsageError("cannot write " + a.json);
+    o << scenario::suite_json(results).dump(2) << "\n";
+  }
+  if (!a.junit.empty()) {
+    std::ofstream o(a.junit);
+    if (!o) throw UsageError("cannot write " + a.junit);
+    scenario::write_junit(o, results);
+  }
+  return std::all_of(results.begin(), results.end(), [](const ScenarioResult& r) { return r.passed(); })
+             ? kExitOk
+             : kExitFailed;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* sub = app.add_subcommand("run", "Run scenario files and print the verdict table (default: the scenario library)");
+  sub->add_option("SCENARIO", args->files, "Scenario files or directories of them (default: scenarios/library)");
+  sub->add_option("--json", args->json, "Also write the results as JSON to FILE");
+  sub->add_option("--junit", args->junit, "Also write JUnit XML to FILE");
+  sub->add_option("-j,--jobs", args->jobs, "Scenarios run in parallel processes (default 1)");
+  sub->add_option("--shard", args->shard, "Run only slice I of N (I/N): every Nth scenario in sorted order");
+  sub->callback([args, &exit_code] { exit_code = guarded([args] { return run_run(*args); }); });
+}
+
+}  // namespace pciesim::cli

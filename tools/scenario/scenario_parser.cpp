@@ -1,0 +1,376 @@
+// Scenario files -> Scenario (docs/scenarios.md). Every problem names file:line:col and the field.
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "pcie/topology/yaml_loader.h"
+#include "scenario.h"
+
+namespace pciesim::scenario {
+
+ScenarioError::ScenarioError(const SourceLoc& loc, const std::string& field, const std::string& msg)
+    : topo::TopologyError(loc, field.empty() ? msg : field + ": " + msg) {}
+
+const char* to_string(Step::Kind k) {
+  switch (k) {
+    case Step::Kind::Map: return "map";
+    case Step::Kind::Unmap: return "unmap";
+    case Step::Kind::Dma: return "dma";
+    case Step::Kind::P2p: return "p2p";
+    case Step::Kind::Invalidate: return "invalidate";
+    case Step::Kind::Reset: return "reset";
+    case Step::Kind::Msi: return "msi";
+    case Step::Kind::Groups: return "groups";
+  }
+  return "?";
+}
+
+bool ScenarioResult::passed() const {
+  if (!error.empty()) return false;
+  for (const StepResult& s : steps)
+    if (!s.pass) return false;
+  return true;
+}
+
+namespace {
+
+constexpr size_t kMaxScenarioBytes = 4u << 20;
+constexpr size_t kMaxSteps = 10000;
+
+class Parser {
+ public:
+  explicit Parser(std::string file) : m_file(std::move(file)) {}
+
+  Scenario parse(const std::string& text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+      throw ScenarioError(at_mark(e.mark), "", "YAML syntax error: " + e.msg);
+    }
+    if (!root || root.IsNull()) throw ScenarioError({m_file, 1, 1}, "", "empty scenario file");
+    Scenario s;
+    s.file = m_file;
+    const auto m = fields(root, "scenario", {"name", "description", "topology", "boot", "owners", "steps"});
+    s.name = text_of(require(root, m, "name", "scenario"), "name");
+    if (root["description"]) s.description = text_of(root["description"], "description");
+    topology(require(root, m, "topology", "scenario"), s);
+    if (root["boot"]) boot(root["boot"], s.boot);
+    if (root["owners"]) owners(root["owners"], s);
+    const YAML::Node& steps = require(root, m, "steps", "scenario");
+    if (!steps.IsSequence() || steps.size() == 0) fail(steps, "steps", "expected a list of at least one step");
+    if (steps.size() > kMaxSteps) fail(steps, "steps", "more than " + std::to_string(kMaxSteps) + " steps");
+    for (const YAML::Node& st : steps) s.steps.push_back(step(st, s));
+    return s;
+  }
+
+ private:
+  SourceLoc at_mark(const YAML::Mark& mk) const {
+    return mk.is_null() ? SourceLoc{m_file, 0, 0} : SourceLoc{m_file, mk.line + 1, mk.column + 1};
+  }
+  SourceLoc loc(const YAML::Node& n) const { return at_mark(n.Mark()); }
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) const {
+    throw ScenarioError(loc(n), field, msg);
+  }
+
+  // The keys of a mapping, each checked against `allowed`; returns key name -> key node.
+  std::map<std::string, YAML::Node> fields(const YAML::Node& n, const std::string& what,
+                                           const std::set<std::string>& allowed) const {
+    if (!n.IsMap()) fail(n, what, "expected a mapping");
+    std::map<std::string, YAML::Node> out;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      if (!allowed.count(key)) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        fail(it->first, what + "." + key, "unknown key (allowed: " + list + ")");
+      }
+      out[key] = it->first;
+    }
+    return out;
+  }
+  YAML::Node require(const YAML::Node& n, const std::map<std::string, YAML::Node>&, const std::string& key,
+                     const std::string& what) const {
+    if (!n[key]) fail(n, what + "." + key, "required key is missing");
+    return n[key];
+  }
+  std::string text_of(const YAML::Node& n, const std::string& field) const {
+    if (!n.IsScalar() || n.Scalar().empty()) fail(n, field, "expected a non-empty string");
+    return n.Scalar();
+  }
+  uint64_t number(const YAML::Node& n, const std::string& field, uint64_t max = ~0ull) const {
+    if (!n.IsScalar()) fail(n, field, "expected a number");
+    const std::string& t = n.Scalar();
+    try {
+      size_t used = 0;
+      if (!t.empty() && t[0] == '-') throw std::invalid_argument(t);
+      const uint64_t v = std::stoull(t, &used, 0);
+      if (used != t.size()) throw std::invalid_argument(t);
+      if (v > max) fail(n, field, "'" + t + "' is larger than " + std::to_string(max));
+      return v;
+    } catch (const std::logic_error&) {
+      fail(n, field, "'" + t + "' is not a number (0x1000 or 4096)");
+    }
+  }
+  bool boolean(const YAML::Node& n, const std::string& field) const {
+    bool b = false;
+    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) fail(n, field, "expected true or false");
+    return b;
+  }
+  std::vector<std::string> names(const YAML::Node& n, const std::string& field) const {
+    if (!n.IsSequence() || n.size() == 0) fail(n, field, "expected a list of device names");
+    std::vector<std::string> out;
+    for (const YAML::Node& i : n) out.push_back(text_of(i, field));
+    return out;
+  }
+
+  void topology(const YAML::Node& n, Scenario& s) const {
+    if (n.IsScalar()) {
+      namespace fs = std::filesystem;
+      const fs::path p = fs::path(m_file).parent_path() / n.Scalar();
+      std::error_code ec;
+      if (!fs::is_regular_file(p, ec)) fail(n, "topology", "no topology file " + p.string());
+      s.topology = topo::load_topology_file(p.string());
+    } else if (n.IsMap()) {
+      s.topology = topo::load_topology_node(n, m_file);
+    } else {
+      fail(n, "topology", "expected a file path (relative to the scenario) or an inline topology mapping");
+    }
+  }
+
+  void boot(const YAML::Node& n, BootOptions& b) const {
+    fields(n, "boot", {"iommu", "strict", "passthrough"});
+    if (n["iommu"]) b.iommu = boolean(n["iommu"], "boot.iommu");
+    if (n["strict"]) b.strict = boolean(n["strict"], "boot.strict");
+    if (n["passthrough"]) b.passthrough = boolean(n["passthrough"], "boot.passthrough");
+  }
+
+  void owners(const YAML::Node& n, Scenario& s) const {
+    if (!n.IsMap()) fail(n, "owners", "expected a mapping of owner name -> {vfio: [devices]} or {dma_api: [devices]}");
+    std::set<std::string> seen_devices;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      Owner o;
+      o.name = it->first.Scalar();
+      o.loc = loc(it->first);
+      const std::string field = "owners." + o.name;
+      fields(it->second, field, {"vfio", "dma_api"});
+      if (it->second.size() != 1) fail(it->second, field, "give exactly one of vfio or dma_api");
+      if (it->second["vfio"]) {
+        o.kind = Owner::Kind::Vfio;
+        o.devices = names(it->second["vfio"], field + ".vfio");
+      } else {
+        o.kind = Owner::Kind::DmaApi;
+        o.devices = names(it->second["dma_api"], field + ".dma_api");
+      }
+      for (const std::string& d : o.devices)
+        if (!seen_devices.insert(d).second) fail(it->second, field, "device " + d + " already has an owner");
+      s.owners.push_back(o);
+    }
+  }
+
+  const Owner& owner_of(const YAML::Node& n, const std::string& field, const Scenario& s) const {
+    const std::string name = text_of(n, field);
+    for (const Owner& o : s.owners)
+      if (o.name == name) return o;
+    fail(n, field, "no owner '" + name + "' under owners:");
+  }
+
+  Step step(const YAML::Node& n, const Scenario& s) const {
+    static const std::map<std::string, Step::Kind> kinds = {
+        {"map", Step::Kind::Map},         {"unmap", Step::Kind::Unmap}, {"dma", Step::Kind::Dma},
+        {"p2p", Step::Kind::P2p},         {"invalidate", Step::Kind::Invalidate},
+        {"reset", Step::Kind::Reset},     {"msi", Step::Kind::Msi},     {"groups", Step::Kind::Groups}};
+    if (!n.IsMap()) fail(n, "steps", "each step is a mapping such as {dma: {...}, expect: {...}}");
+    Step st;
+    st.loc = loc(n);
+    std::string kind_key;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      if (key == "expect") continue;
+      if (!kinds.count(key))
+        fail(it->first, "steps." + key, "unknown step kind (map, unmap, dma, p2p, invalidate, reset, msi, groups)");
+      if (!kind_key.empty()) fail(it->first, "steps." + key, "one step kind per step (already '" + kind_key + "')");
+      kind_key = key;
+    }
+    if (kind_key.empty()) fail(n, "steps", "a step needs a kind (map, unmap, dma, p2p, invalidate, reset, msi, groups)");
+    st.kind = kinds.at(kind_key);
+    const YAML::Node body = n[kind_key];
+    const std::string f = kind_key;
+    std::ostringstream label;
+    label << f;
+    switch (st.kind) {
+      case Step::Kind::Map:
+      case Step::Kind::Unmap: {
+        fields(body, f, {"owner", "iova", "size", "buffer", "access"});
+        const Owner& o = owner_of(require(body, {}, "owner", f), f + ".owner", s);
+        st.owner = o.name;
+        if (o.kind == Owner::Kind::Vfio) {
+          if (body["buffer"]) fail(body["buffer"], f + ".buffer", "VFIO owners map at an IOVA they choose: use iova");
+          st.iova = number(require(body, {}, "iova", f), f + ".iova");
+          st.size = number(require(body, {}, "size", f), f + ".size", 2u << 20);
+          if (st.iova % 4096 || st.size % 4096 || st.size == 0)
+            fail(body, f, "iova and size must be multiples of 4 KiB (VFIO type1 works in pages)");
+          label << " " << o.name << " iova 0x" << std::hex << st.iova << "+0x" << st.size;
+        } else {
+          if (body["iova"]) fail(body["iova"], f + ".iova", "the DMA API chooses the IOVA: name the mapping with buffer");
+          st.buffer = text_of(require(body, {}, "buffer", f), f + ".buffer");
+          if (st.kind == Step::Kind::Map) st.size = number(require(body, {}, "size", f), f + ".size", 2u << 20);
+          if (st.kind == Step::Kind::Map && st.size == 0) fail(body["size"], f + ".size", "must not be 0");
+          label << " " << o.name << " " << st.buffer;
+        }
+        if (body["access"]) {
+          const std::string a = text_of(body["access"], f + ".access");
+          if (a != "r" && a != "w" && a != "rw") fail(body["access"], f + ".access", "r, w or rw");
+          st.readable = a.find('r') != std::string::npos;
+          st.writable = a.find('w') != std::string::npos;
+        }
+        break;
+      }
+      case Step::Kind::Dma:
+      case Step::Kind::P2p: {
+        fields(body, f, {"from", "to", "op", "length", "fill", "spoof", "at"});
+        st.from = text_of(require(body, {}, "from", f), f + ".from");
+        st.to = text_of(require(body, {}, "to", f), f + ".to");
+        if (st.kind == Step::Kind::P2p && st.to.find(":BAR") == std::string::npos)
+          fail(body["to"], f + ".to", "p2p targets a peer's BAR: DEVICE:BARn[+OFFSET]");
+        if (body["op"]) {
+          const std::string op = text_of(body["op"], f + ".op");
+          if (op != "read" && op != "write") fail(body["op"], f + ".op", "read or write");
+          st.write = op == "write";
+        }
+        if (body["length"]) st.length = static_cast<uint32_t>(number(body["length"], f + ".length", 4096));
+        if (st.length == 0) fail(body["length"], f + ".length", "1..4096 bytes");
+        if (body["fill"]) st.fill = static_cast<uint8_t>(number(body["fill"], f + ".fill", 0xff));
+        if (body["spoof"]) st.spoof = text_of(body["spoof"], f + ".spoof");
+        if (body["at"]) {
+          st.at = text_of(body["at"], f + ".at");
+          if (st.at != "untranslated" && st.at != "translated" && st.at != "translation-request")
+            fail(body["at"], f + ".at", "untranslated, translated or translation-request");
+        }
+        label << " " << st.from << " -> " << st.to << " " << (st.write ? "write" : "read") << " " << st.length << " B";
+        if (st.spoof) label << " as " << *st.spoof;
+        break;
+      }
+      case Step::Kind::Invalidate: {
+        fields(body, f, {"owner"});
+        st.owner = owner_of(require(body, {}, "owner", f), f + ".owner", s).name;
+        label << " " << st.owner;
+        break;
+      }
+      case Step::Kind::Reset: {
+        fields(body, f, {"device"});
+        st.from = text_of(require(body, {}, "device", f), f + ".device");
+        label << " " << st.from << " (FLR)";
+        break;
+      }
+      case Step::Kind::Msi: {
+        fields(body, f, {"from", "address", "data", "spoof"});
+        st.from = text_of(require(body, {}, "from", f), f + ".from");
+        st.to = text_of(require(body, {}, "address", f), f + ".address");
+        number(body["address"], f + ".address", 0xffffffffull);
+        st.msi_data = static_cast<uint32_t>(number(require(body, {}, "data", f), f + ".data", 0xffffffffull));
+        if (body["spoof"]) st.spoof = text_of(body["spoof"], f + ".spoof");
+        label << " " << st.from << " -> " << st.to << " data 0x" << std::hex << st.msi_data;
+        break;
+      }
+      case Step::Kind::Groups: {
+        st.devices = names(body, f);
+        if (st.devices.size() < 2) fail(body, f, "name at least two devices");
+        for (const auto& d : st.devices) label << " " << d;
+        break;
+      }
+    }
+    st.label = label.str();
+    const bool needs_expect = st.kind == Step::Kind::Dma || st.kind == Step::Kind::P2p ||
+                              st.kind == Step::Kind::Msi || st.kind == Step::Kind::Groups;
+    if (n["expect"]) {
+      st.expect = expect(n["expect"], st);
+    } else if (needs_expect) {
+      fail(n, "steps." + f + ".expect", "this step needs an expect: mapping");
+    } else {
+      st.expect.result = 0;  // map, unmap, invalidate, reset: they must succeed
+      st.expect.loc = st.loc;
+    }
+    return st;
+  }
+
+  Expect expect(const YAML::Node& n, const Step& st) const {
+    const bool transfer = st.kind == Step::Kind::Dma || st.kind == Step::Kind::P2p || st.kind == Step::Kind::Msi;
+    std::set<std::string> allowed;
+    if (transfer)
+      allowed = {"delivered", "redirected", "blocked", "iommu_fault", "data_equal", "latency_max_ns", "requester"};
+    else if (st.kind == Step::Kind::Groups)
+      allowed = {"same_group", "different_groups"};
+    else
+      allowed = {"result"};
+    const std::string f = "expect";
+    fields(n, f, allowed);
+    if (n.size() == 0) fail(n, f, "expect at least one thing");
+    Expect e;
+    e.loc = loc(n);
+    if (n["delivered"]) e.delivered = boolean(n["delivered"], "expect.delivered");
+    if (n["redirected"]) {
+      e.redirected = text_of(n["redirected"], "expect.redirected");
+      if (!acs_bit_name(*e.redirected)) fail(n["redirected"], "expect.redirected", "an ACS bit: SV TB RR CR UF EC DT");
+    }
+    if (n["blocked"]) {
+      e.blocked = text_of(n["blocked"], "expect.blocked");
+      if (!acs_bit_name(*e.blocked) && *e.blocked != "UR" && *e.blocked != "CA")
+        fail(n["blocked"], "expect.blocked", "an ACS bit (SV TB RR CR UF EC DT), UR or CA");
+    }
+    if (n["iommu_fault"]) e.iommu_fault = static_cast<uint16_t>(number(n["iommu_fault"], "expect.iommu_fault", 0xff));
+    if (n["data_equal"]) e.data_equal = boolean(n["data_equal"], "expect.data_equal");
+    if (n["latency_max_ns"]) e.latency_max_ns = static_cast<double>(number(n["latency_max_ns"], "expect.latency_max_ns"));
+    if (n["requester"]) e.requester = text_of(n["requester"], "expect.requester");
+    if (n["same_group"]) e.same_group = boolean(n["same_group"], "expect.same_group");
+    if (n["different_groups"]) e.different_groups = boolean(n["different_groups"], "expect.different_groups");
+    if (n["result"]) {
+      if (!n["result"].IsScalar()) fail(n["result"], "expect.result", "0 or a negative errno");
+      try {
+        e.result = std::stoi(n["result"].Scalar());
+      } catch (const std::exception&) {
+        fail(n["result"], "expect.result", "0 or a negative errno such as -22");
+      }
+    }
+    const int outcomes = e.delivered.has_value() + e.blocked.has_value() + e.iommu_fault.has_value();
+    if (outcomes > 1) fail(n, f, "delivered, blocked and iommu_fault exclude each other: give one");
+    return e;
+  }
+
+  static bool acs_bit_name(const std::string& s) {
+    for (const char* b : {"SV", "TB", "RR", "CR", "UF", "EC", "DT"})
+      if (s == b) return true;
+    return false;
+  }
+
+  std::string m_file;
+};
+
+}  // namespace
+
+Scenario parse_scenario_string(const std::string& yaml, const std::string& pretend_filename) {
+  if (yaml.size() > kMaxScenarioBytes)
+    throw ScenarioError({pretend_filename, 0, 0}, "", "scenario file is larger than 4 MiB");
+  try {
+    return Parser(pretend_filename).parse(yaml);
+  } catch (const YAML::Exception& e) {
+    throw ScenarioError({pretend_filename, e.mark.line + 1, e.mark.column + 1}, "", e.msg);
+  }
+}
+
+Scenario parse_scenario_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw ScenarioError({path, 0, 0}, "", "is a directory, not a scenario file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ScenarioError({path, 0, 0}, "", std::string("cannot open scenario file: ") + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_scenario_string(text.str(), path);
+}
+
+}  // namespace pciesim::scenario

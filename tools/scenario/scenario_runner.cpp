@@ -1,0 +1,540 @@
+// Runs one scenario: its Fabric, the co-simulated kernel booted on it, the owners set up through
+// the kernel (VFIO: the vfio-pci driver, one container per owner, every group of its devices
+// attached to it; DMA API: the kernel's dma_map/dma_unmap on the device's default domain), then
+// each step, checked against its expectations. Device-initiated requests are Endpoint::dma (the
+// DMA agent's issue() for forged MSIs), so every port, ACS check and remapping unit sees them.
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <cstring>
+#include <iomanip>
+#include <memory>
+#include <sstream>
+
+#include "cli_common.h"
+#include "devices/dma_agent/dma_agent.h"
+#include "devices/dram.h"
+#include "iommu/iommu_api.h"
+#include "iommu/iommu_domain.h"
+#include "iommu/vtd_types.h"
+#include "kernel/kernel.h"
+#include "pci/pci_core.h"
+#include "pcie/endpoint.h"
+#include "pcie/fabric.h"
+#include "pcie/port_registry.h"
+#include "scenario.h"
+#include "vfio/user_memory.h"
+#include "vfio/vfio_core.h"
+#include "vfio_probe_cosim.h"
+
+namespace pciesim::scenario {
+
+namespace {
+
+// How a request ended, from Endpoint::dma's record or the DMA agent's result.
+struct Observation {
+  Verdict verdict;
+  AcsBit redirect_bit = AcsBit::None;
+  HopId redirect_port = kNoHop;
+  RequesterId wire, original;
+  bool iommu_checked = false;
+  uint64_t iommu_output = 0;
+  double latency_ns = 0;
+  bool delivered() const {
+    return verdict.outcome == Outcome::Delivered || verdict.outcome == Outcome::Redirected;
+  }
+};
+
+std::string where(HopId h) { return h == kNoHop ? std::string("?") : hops().describe(h); }
+
+std::string hex(uint64_t v) {
+  std::ostringstream o;
+  o << "0x" << std::hex << v;
+  return o.str();
+}
+
+std::string describe(const Observation& o) {
+  std::string s;
+  switch (o.verdict.outcome) {
+    case Outcome::Delivered:
+    case Outcome::Redirected: s = "delivered at " + where(o.verdict.port); break;
+    case Outcome::BlockedByAcs: s = std::string("blocked by ACS ") + to_string(o.verdict.acs_bit) + " at " + where(o.verdict.port); break;
+    case Outcome::UnsupportedRequest: s = "UR at " + where(o.verdict.port); break;
+    case Outcome::CompleterAbort: s = "CA at " + where(o.verdict.port); break;
+    case Outcome::IommuFault:
+      s = "IOMMU fault " + hex(o.verdict.fault_reason) + " (" +
+          vtd::describe(static_cast<vtd::FaultReason>(o.verdict.fault_reason)) + ")";
+      break;
+    case Outcome::Pending: s = "not completed"; break;
+  }
+  if (o.redirect_bit != AcsBit::None)
+    s = std::string("redirected by ACS ") + to_string(o.redirect_bit) + " at " + where(o.redirect_port) + ", " + s;
+  if (o.wire != o.original) s += "; requester " + o.wire.to_string() + " (alias of " + o.original.to_string() + ")";
+  return s;
+}
+
+struct VfioMapping {
+  uint8_t* mem = nullptr;
+  uint64_t size = 0;
+};
+struct DmaBuffer {
+  void* kbuf = nullptr;
+  uint64_t size = 0;
+  std::map<std::string, uint64_t> iova;  // per device
+  bool mapped = true;
+};
+
+struct OwnerState {
+  const Owner* spec = nullptr;
+  int container = -1;
+  std::vector<int> groups;
+  std::map<std::string, std::shared_ptr<cosim::VfioDeviceFile>> devices;
+  std::map<uint64_t, VfioMapping> maps;
+  std::map<std::string, DmaBuffer> buffers;
+};
+
+class Run {
+ public:
+  explicit Run(const Scenario& s) : m_s(s) {}
+
+  ScenarioResult go() {
+    ScenarioResult r;
+    r.file = m_s.file;
+    r.name = m_s.name;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      m_fabric = std::make_unique<Fabric>(m_s.topology);
+      m_fabric->enumerate();
+      cosim::KernelOptions ko;
+      ko.iommu = m_s.boot.iommu;
+      ko.strict = m_s.boot.strict;
+      ko.passthrough = m_s.boot.passthrough;
+      m_kernel = std::make_unique<cosim::Kernel>(*m_fabric, ko);
+      m_kernel->boot();
+      for (const Owner& o : m_s.owners) set_up(o);
+      int index = 0;
+      for (const Step& st : m_s.steps) {
+        StepResult sr = run_step(st);
+        sr.index = ++index;
+        sr.kind = to_string(st.kind);
+        sr.label = st.label;
+        sr.line = st.loc.line;
+        r.steps.push_back(sr);
+      }
+    } catch (const ScenarioError&) {
+      throw;
+    } catch (const topo::TopologyError&) {
+      throw;
+    } catch (const std::exception& e) {
+      r.error = e.what();
+    }
+    r.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    r.sim_ns = sc_core::sc_time_stamp().to_seconds() * 1e9;
+    return r;
+  }
+
+ private:
+  [[noreturn]] void fail(const SourceLoc& loc, const std::string& field, const std::string& msg) const {
+    throw ScenarioError(loc, field, msg);
+  }
+
+  const FunctionInfo& function(const std::string& name, const SourceLoc& loc, const std::string& field) const {
+    const FunctionInfo* f = m_fabric->find(name);
+    if (!f) fail(loc, field, "no device '" + name + "' in the topology");
+    if (!f->endpoint) fail(loc, field, name + " is a " + std::string(pciesim::to_string(f->role)) + ", not an endpoint function");
+    return *f;
+  }
+  cosim::PciDev& pcidev(const FunctionInfo& f) {
+    cosim::PciDev* d = m_kernel->pci().find(f.segment, f.bdf());
+    if (!d) throw std::runtime_error("the kernel did not find " + f.fn->name());
+    return *d;
+  }
+  template <class T>
+  long on(int fd, unsigned long cmd, T* arg) {
+    auto f = m_kernel->files().get(fd);
+    if (auto c = std::dynamic_pointer_cast<cosim::VfioContainer>(f)) return c->ioctl(cmd, arg);
+    if (auto g = std::dynamic_pointer_cast<cosim::VfioGroupFile>(f)) return g->ioctl(cmd, arg);
+    return -EBADF;
+  }
+
+  // VFIO: vfio-pci bound to every device, one container, each group attached, device fds opened,
+  // Memory Space and Bus Master enabled through the config region (as QEMU does). DMA API: the
+  // device stays with no driver; Bus Master as pci_set_master() sets it.
+  void set_up(const Owner& o) {
+    OwnerState& st = m_owners[o.name];
+    st.spec = &o;
+    for (const std::string& d : o.devices) {
+      const FunctionInfo& f = function(d, o.loc, "owners." + o.name);
+      if (o.kind == Owner::Kind::DmaApi) {
+        const uint16_t cmd = static_cast<uint16_t>(m_fabric->config_read(f.segment, f.bdf(), 0x04, 2));
+        m_fabric->config_write(f.segment, f.bdf(), 0x04, 2, cmd | 0x6);  // PCI 3.0 6.2.2: MEM | BME
+      }
+    }
+    if (o.kind == Owner::Kind::DmaApi) return;
+    if (!m_kernel->module_loaded("vfio_pci")) {
+      const int rc = m_kernel->load_module("vfio_pci");
+      if (rc) throw std::runtime_error("modprobe vfio_pci failed: " + std::to_string(rc));
+    }
+    for (const std::string& d : o.devices) {
+      std::string log;
+      const int rc = tools::bind_to_driver(*m_kernel, pcidev(*m_fabric->find(d)).name, "vfio-pci", log);
+      if (rc) throw std::runtime_error(o.name + ": binding " + d + " to vfio-pci: " + log + " failed: " + std::to_string(rc));
+    }
+    st.container = m_kernel->vfio().open("/dev/vfio/vfio");
+    std::map<int, int> group_fd;  // group id -> its fd
+    for (const std::string& d : o.devices) {
+      cosim::GroupRec* g = m_kernel->iommu().group_of(pcidev(*m_fabric->find(d)));
+      if (!g) throw std::runtime_error(o.name + ": " + d + " has no IOMMU group (is the IOMMU on?)");
+      if (group_fd.count(g->id)) continue;
+      const int fd = m_kernel->vfio().open("/dev/vfio/" + std::to_string(g->id));
+      if (fd < 0) throw std::runtime_error(o.name + ": open /dev/vfio/" + std::to_string(g->id) + ": " + std::to_string(fd));
+      long rc = on(fd, VFIO_GROUP_SET_CONTAINER, &st.container);
+      if (rc) throw std::runtime_error(o.name + ": VFIO_GROUP_SET_CONTAINER: " + std::to_string(rc) + " (is every device of group " + std::to_string(g->id) + " owned?)");
+      if (st.groups.empty()) {
+        rc = on(st.container, VFIO_SET_IOMMU, reinterpret_cast<void*>(uintptr_t{VFIO_TYPE1v2_IOMMU}));
+        if (rc) throw std::runtime_error(o.name + ": VFIO_SET_IOMMU: " + std::to_string(rc));
+      }
+      st.groups.push_back(fd);
+      group_fd[g->id] = fd;
+    }
+    for (const std::string& d : o.devices) {
+      const cosim::PciDev& pd = pcidev(*m_fabric->find(d));
+      const int gfd = group_fd.at(m_kernel->iommu().group_of(pd)->id);
+      std::vector<char> n(pd.name.begin(), pd.name.end());
+      n.push_back('\0');
+      const int fd = static_cast<int>(on(gfd, VFIO_GROUP_GET_DEVICE_FD, n.data()));
+      if (fd < 0) throw std::runtime_error(o.name + ": VFIO_GROUP_GET_DEVICE_FD " + d + ": " + std::to_string(fd));
+      auto dev = std::dynamic_pointer_cast<cosim::VfioDeviceFile>(m_kernel->files().get(fd));
+      // Where the config region is, as a user learns it (VFIO_DEVICE_GET_REGION_INFO).
+      vfio_region_info ri{};
+      ri.argsz = sizeof(ri);
+      ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
+      if (dev->ioctl(VFIO_DEVICE_GET_REGION_INFO, &ri) != 0) throw std::runtime_error(o.name + ": region info of " + d);
+      const uint64_t kConfig = ri.offset;
+      uint16_t cmd = 0;
+      if (dev->read(&cmd, 2, kConfig + PCI_COMMAND) != 2) throw std::runtime_error(o.name + ": config read of " + d);
+      cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+      if (dev->write(&cmd, 2, kConfig + PCI_COMMAND) != 2) throw std::runtime_error(o.name + ": config write of " + d);
+      st.devices[d] = dev;
+    }
+  }
+
+  OwnerState* owner_of_device(const std::string& d) {
+    for (auto& [name, st] : m_owners)
+      for (const std::string& x : st.spec->devices)
+        if (x == d) return &st;
+    return nullptr;
+  }
+
+  // "0x1000", "buf0[+OFF]" (a DMA-API owner's buffer as `from` sees it), "dev:BARn[+OFF]".
+  uint64_t resolve(const Step& st, const std::string& from, const std::string& text) {
+    auto bar = text.find(":BAR");
+    std::string base = text;
+    uint64_t off = 0;
+    const auto plus = text.find('+');
+    if (plus != std::string::npos) {
+      base = text.substr(0, plus);
+      off = parse(st, text.substr(plus + 1));
+    }
+    if (bar != std::string::npos) {
+      const FunctionInfo& f = function(text.substr(0, bar), st.loc, std::string(to_string(st.kind)) + ".to");
+      const unsigned idx = static_cast<unsigned>(parse(st, base.substr(bar + 4)));
+      if (idx > 5 || f.fn->bars()[idx].index < 0) fail(st.loc, std::string(to_string(st.kind)) + ".to", f.fn->name() + " has no BAR" + std::to_string(idx));
+      if (off >= f.fn->bars()[idx].size) fail(st.loc, std::string(to_string(st.kind)) + ".to", "offset beyond the BAR");
+      return f.fn->bars()[idx].base + off;
+    }
+    if (!base.empty() && !std::isdigit(static_cast<unsigned char>(base[0]))) {
+      for (auto& [n, o] : m_owners) {
+        auto b = o.buffers.find(base);
+        if (b == o.buffers.end()) continue;
+        auto i = b->second.iova.find(from);
+        if (i == b->second.iova.end()) fail(st.loc, "dma.to", "buffer " + base + " is not mapped for " + from);
+        return i->second + off;
+      }
+      fail(st.loc, "dma.to", "no mapped buffer '" + base + "' (map it first)");
+    }
+    return parse(st, base) + off;
+  }
+  uint64_t parse(const Step& st, const std::string& t) {
+    try {
+      return cli::parse_number(t, "address");
+    } catch (const std::exception& e) {
+      fail(st.loc, std::string(to_string(st.kind)) + ".to", e.what());
+    }
+  }
+
+  // Reads what is at bus address `addr` now: DRAM directly, anything else (a BAR) as a CPU load.
+  std::vector<uint8_t> memory_at(uint64_t addr, unsigned len) {
+    std::vector<uint8_t> out(len, 0);
+    Dram& dram = m_fabric->dram();
+    if (addr >= dram.base() && addr + len <= dram.base() + dram.size()) {
+      dram.read(addr, out.data(), len);
+    } else {
+      sc_core::sc_time d = sc_core::SC_ZERO_TIME;
+      m_fabric->cpu().access(false, addr, out.data(), len, d);
+    }
+    return out;
+  }
+
+  StepResult run_step(const Step& st) {
+    switch (st.kind) {
+      case Step::Kind::Map: return check_result(st, do_map(st));
+      case Step::Kind::Unmap: return check_result(st, do_unmap(st));
+      case Step::Kind::Invalidate: return check_result(st, do_invalidate(st));
+      case Step::Kind::Reset: return check_result(st, do_reset(st));
+      case Step::Kind::Dma:
+      case Step::Kind::P2p: return do_transfer(st);
+      case Step::Kind::Msi: return do_msi(st);
+      case Step::Kind::Groups: return do_groups(st);
+    }
+    return {};
+  }
+
+  StepResult check_result(const Step& st, int rc) {
+    StepResult r;
+    r.expected = "result " + std::to_string(st.expect.result.value_or(0));
+    r.observed = rc == 0 ? "result 0" : "result " + std::to_string(rc) + " (" + std::strerror(-rc) + ")";
+    r.pass = rc == st.expect.result.value_or(0);
+    return r;
+  }
+
+  int do_map(const Step& st) {
+    OwnerState& o = m_owners.at(st.owner);
+    if (o.spec->kind == Owner::Kind::Vfio) {
+      auto* mem = static_cast<uint8_t*>(m_kernel->user_memory().map(st.size));
+      if (!mem) return -ENOMEM;
+      unsigned flags = (st.readable ? VFIO_DMA_MAP_FLAG_READ : 0) | (st.writable ? VFIO_DMA_MAP_FLAG_WRITE : 0);
+      vfio_iommu_type1_dma_map m{sizeof(m), flags, reinterpret_cast<uint64_t>(mem), st.iova, st.size};
+      const long rc = on(o.container, VFIO_IOMMU_MAP_DMA, &m);
+      if (rc == 0) o.maps[st.iova] = {mem, st.size};
+      return static_cast<int>(rc);
+    }
+    DmaBuffer b;
+    b.size = st.size;
+    b.kbuf = m_kernel->memory().alloc(st.size, 4096);
+    if (!b.kbuf) return -ENOMEM;
+    std::memset(b.kbuf, 0, st.size);
+    const uint64_t phys = m_kernel->memory().virt_to_phys(b.kbuf);
+    const unsigned prot = (st.readable ? unsigned{cosim::kIommuRead} : 0u) | (st.writable ? unsigned{cosim::kIommuWrite} : 0u);
+    for (const std::string& d : o.spec->devices) {
+      const uint64_t iova = m_kernel->iommu().dma_map(pcidev(*m_fabric->find(d)), phys, st.size, prot);
+      if (iova == ~0ull) return -ENOMEM;
+      b.iova[d] = iova;
+    }
+    o.buffers[st.buffer] = b;
+    return 0;
+  }
+
+  int do_unmap(const Step& st) {
+    OwnerState& o = m_owners.at(st.owner);
+    if (o.spec->kind == Owner::Kind::Vfio) {
+      vfio_iommu_type1_dma_unmap u{sizeof(u), 0, st.iova, st.size};
+      const long rc = on(o.container, VFIO_IOMMU_UNMAP_DMA, &u);
+      return rc < 0 ? static_cast<int>(rc) : 0;
+    }
+    auto b = o.buffers.find(st.buffer);
+    if (b == o.buffers.end()) fail(st.loc, "unmap.buffer", "no buffer '" + st.buffer + "' mapped by " + st.owner);
+    if (!b->second.mapped) return -EINVAL;  // already unmapped
+    for (const auto& [d, iova] : b->second.iova)
+      if (!m_kernel->iommu().dma_unmap(pcidev(*m_fabric->find(d)), iova, b->second.size)) return -EINVAL;
+    // The kernel buffer stays allocated: a stale translation still reaches it (the point of the
+    // lazy-flush scenarios); kernel memory is freed with the process.
+    b->second.mapped = false;  // its name still resolves to the old IOVA (for stale-entry steps)
+    return 0;
+  }
+
+  // The DMA API owner's domains flush what their lazy flush queues hold (what the 10 ms
+  // fq_flush_timeout or a full queue would do; Linux dma-iommu.c fq_flush_iotlb).
+  int do_invalidate(const Step& st) {
+    OwnerState& o = m_owners.at(st.owner);
+    if (o.spec->kind == Owner::Kind::Vfio)
+      fail(st.loc, "invalidate.owner", "VFIO type1 invalidates the IOTLB on every unmap; invalidate applies to dma_api owners");
+    for (const std::string& d : o.spec->devices) {
+      cosim::DomainRec* dom = m_kernel->iommu().domain_of(pcidev(*m_fabric->find(d)));
+      if (!dom) continue;
+      for (auto& [unit, hw] : dom->hw)
+        if (const int rc = hw->flush_lazy()) return rc;
+    }
+    return 0;
+  }
+
+  // FLR: through VFIO_DEVICE_RESET when a VFIO owner holds the device, else directly.
+  int do_reset(const Step& st) {
+    const FunctionInfo& f = function(st.from, st.loc, "reset.device");
+    if (OwnerState* o = owner_of_device(st.from); o && o->spec->kind == Owner::Kind::Vfio)
+      return static_cast<int>(o->devices.at(st.from)->ioctl(VFIO_DEVICE_RESET, nullptr));
+    f.endpoint->reset_function(f.function_number, ResetKind::FunctionLevel);
+    return 0;
+  }
+
+  // A device no owner holds still issues the step's request: Bus Master Enable is set first, as
+  // its driver's pci_set_master() would (PCI 3.0 6.2.2; without it the function may not issue
+  // memory requests and the request ends as UR).
+  void master(const std::string& name, const FunctionInfo& f) {
+    if (owner_of_device(name) || f.fn->bus_master()) return;
+    const uint16_t cmd = static_cast<uint16_t>(m_fabric->config_read(f.segment, f.bdf(), 0x04, 2));
+    m_fabric->config_write(f.segment, f.bdf(), 0x04, 2, cmd | 0x4);
+  }
+
+  DmaOptions options(const Step& st) {
+    DmaOptions opt;
+    if (st.at == "translated") opt.at = AddressType::Translated;
+    if (st.at == "translation-request") opt.at = AddressType::TranslationRequest;
+    if (st.spoof) {
+      try {
+        opt.spoof_requester = cli::parse_bdf(*st.spoof).id;
+      } catch (const std::exception& e) {
+        fail(st.loc, std::string(to_string(st.kind)) + ".spoof", e.what());
+      }
+    }
+    return opt;
+  }
+
+  StepResult do_transfer(const Step& st) {
+    const FunctionInfo& f = function(st.from, st.loc, std::string(to_string(st.kind)) + ".from");
+    const uint64_t addr = resolve(st, st.from, st.to);
+    master(st.from, f);
+    std::vector<uint8_t> data(st.length);
+    for (uint32_t i = 0; i < st.length; ++i) data[i] = static_cast<uint8_t>(st.fill + i);
+    m_fabric->settle();  // the request starts on idle links: its latency is its own
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    const PcieExtension& ext = f.endpoint->dma(f.function_number, st.write ? TlpKind::MemWrite : TlpKind::MemRead,
+                                               addr, data.data(), st.length, delay, options(st));
+    Observation o;
+    o.verdict = ext.final_verdict();
+    o.redirect_bit = ext.redirect_bit;
+    o.redirect_port = ext.redirect_port;
+    o.wire = ext.requester;
+    o.original = ext.original_requester;
+    o.iommu_checked = ext.iommu_checked;
+    o.iommu_output = ext.iommu_output;
+    o.latency_ns = delay.to_seconds() * 1e9;
+    std::optional<bool> equal;
+    if (st.expect.data_equal) {
+      if (!o.delivered()) {
+        equal = false;
+      } else {
+        const uint64_t where = o.iommu_checked ? o.iommu_output : addr;
+        equal = memory_at(where, st.length) == data;
+      }
+    }
+    return judge(st, o, equal);
+  }
+
+  StepResult do_msi(const Step& st) {
+    const FunctionInfo& f = function(st.from, st.loc, "msi.from");
+    auto* agent = dynamic_cast<DmaAgent*>(f.endpoint);
+    if (!agent) fail(st.loc, "msi.from", st.from + " is not a DMA agent (model: dma-agent): only it forges MSI writes");
+    master(st.from, f);
+    m_fabric->settle();
+    AgentRequest req = AgentRequest::forged_msi(parse(st, st.to), st.msi_data, options(st));
+    req.function = f.function_number;
+    const AgentResult r = agent->issue(req);
+    Observation o;
+    o.verdict = r.verdict;
+    o.redirect_bit = r.redirect_bit;
+    o.redirect_port = r.redirect_port;
+    o.wire = r.requester_on_wire;
+    o.original = st.spoof ? r.requester_on_wire : agent->dma_requester(f.function_number);
+    o.iommu_checked = r.iommu_checked;
+    o.iommu_output = r.iommu_output;
+    o.latency_ns = r.latency.to_seconds() * 1e9;
+    return judge(st, o, std::nullopt);
+  }
+
+  StepResult judge(const Step& st, const Observation& o, std::optional<bool> equal) {
+    const Expect& e = st.expect;
+    StepResult r;
+    std::vector<std::string> exp;
+    bool pass = true;
+    if (e.delivered) {
+      exp.push_back(*e.delivered ? "delivered" : "not delivered");
+      pass &= o.delivered() == *e.delivered;
+    }
+    if (e.redirected) {
+      exp.push_back("redirected by ACS " + *e.redirected);
+      pass &= o.redirect_bit != AcsBit::None && *e.redirected == to_string(o.redirect_bit);
+    }
+    if (e.blocked) {
+      exp.push_back("blocked by " + (*e.blocked == "UR" || *e.blocked == "CA" ? *e.blocked : "ACS " + *e.blocked));
+      if (*e.blocked == "UR") pass &= o.verdict.outcome == Outcome::UnsupportedRequest;
+      else if (*e.blocked == "CA") pass &= o.verdict.outcome == Outcome::CompleterAbort;
+      else pass &= o.verdict.outcome == Outcome::BlockedByAcs && *e.blocked == to_string(o.verdict.acs_bit);
+    }
+    if (e.iommu_fault) {
+      exp.push_back("IOMMU fault " + hex(*e.iommu_fault));
+      pass &= o.verdict.outcome == Outcome::IommuFault && o.verdict.fault_reason == *e.iommu_fault;
+    }
+    if (e.requester) {
+      exp.push_back("requester " + *e.requester);
+      try {
+        pass &= cli::parse_bdf(*e.requester).id == o.wire;
+      } catch (const std::exception& ex) {
+        fail(e.loc, "expect.requester", ex.what());
+      }
+    }
+    std::string observed = describe(o);
+    if (e.requester && o.wire == o.original) observed += "; requester " + o.wire.to_string();
+    if (e.data_equal) {
+      exp.push_back(*e.data_equal ? "data equal" : "data not equal");
+      observed += *equal ? "; data equal" : "; data differs";
+      pass &= *equal == *e.data_equal;
+    }
+    if (e.latency_max_ns) {
+      std::ostringstream t;
+      t << "latency <= " << *e.latency_max_ns << " ns";
+      exp.push_back(t.str());
+      std::ostringstream l;
+      l << std::fixed << std::setprecision(1) << "; " << o.latency_ns << " ns";
+      observed += l.str();
+      pass &= o.delivered() && o.latency_ns <= *e.latency_max_ns;
+    }
+    for (size_t i = 0; i < exp.size(); ++i) r.expected += (i ? ", " : "") + exp[i];
+    r.observed = observed;
+    r.pass = pass;
+    return r;
+  }
+
+  StepResult do_groups(const Step& st) {
+    StepResult r;
+    std::vector<int> ids;
+    std::string obs;
+    for (const std::string& d : st.devices) {
+      const FunctionInfo* f = m_fabric->find(d);
+      if (!f) fail(st.loc, "groups", "no device '" + d + "' in the topology");
+      cosim::PciDev* pd = m_kernel->pci().find(f->segment, f->bdf());
+      cosim::GroupRec* g = pd ? m_kernel->iommu().group_of(*pd) : nullptr;
+      ids.push_back(g ? g->id : -1);
+      obs += (obs.empty() ? "" : ", ") + d + " in group " + (g ? std::to_string(g->id) : std::string("none"));
+    }
+    const bool same = std::all_of(ids.begin(), ids.end(), [&](int i) { return i >= 0 && i == ids[0]; });
+    const bool distinct = std::set<int>(ids.begin(), ids.end()).size() == ids.size() &&
+                          std::find(ids.begin(), ids.end(), -1) == ids.end();
+    bool pass = true;
+    if (st.expect.same_group) {
+      r.expected = *st.expect.same_group ? "same group" : "not all in one group";
+      pass &= same == *st.expect.same_group;
+    }
+    if (st.expect.different_groups) {
+      r.expected += std::string(r.expected.empty() ? "" : ", ") + (*st.expect.different_groups ? "different groups" : "not all apart");
+      pass &= distinct == *st.expect.different_groups;
+    }
+    r.observed = obs;
+    r.pass = pass;
+    return r;
+  }
+
+  const Scenario& m_s;
+  std::unique_ptr<Fabric> m_fabric;
+  std::unique_ptr<cosim::Kernel> m_kernel;
+  std::map<std::string, OwnerState> m_owners;
+};
+
+}  // namespace
+
+ScenarioResult run_scenario(const Scenario& s) { return Run(s).go(); }
+
+}  // namespace pciesim::scenario
