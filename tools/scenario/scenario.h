@@ -41,12 +41,15 @@ struct Expect {
   std::optional<bool> same_group, different_groups;
   std::optional<double> latency_max_ns;
   std::optional<std::string> requester;   // requester id on the wire ("06:00.0")
-  std::optional<int> result;              // map/unmap/reset/invalidate: 0 or -errno
+  std::optional<int> result;              // map/unmap/reset/invalidate/setpci/wait/sriov_enable: 0 or -errno
+  std::optional<double> bandwidth_min_gbps;  // gpu_copy: the copy's simulated GB/s at least this
+  std::optional<std::string> gmmu_fault;     // gpu_copy: a GMMU fault of this type (fault buffer)
   SourceLoc loc;
 };
 
 struct Step {
-  enum class Kind : uint8_t { Map, Unmap, Dma, P2p, Invalidate, Reset, Msi, Groups };
+  enum class Kind : uint8_t { Map, Unmap, Dma, P2p, Invalidate, Reset, Msi, Groups, Setpci, Wait, SriovEnable,
+                              GpuMap, GpuCopy };
   Kind kind = Kind::Dma;
   SourceLoc loc;
   std::string label;    // "dma nic0 -> nic1:BAR0+0x100 write 64 B", for the table
@@ -63,6 +66,19 @@ struct Step {
   uint8_t fill = 0xa5;
   std::optional<std::string> spoof;  // requester id put on the TLP ("05:00.0")
   std::string at = "untranslated";
+  unsigned phantom = 0;  // dma/p2p: phantom function k (DmaOptions::phantom)
+  // setpci: `device` in from; register (offset, or a capability base + offset) and width
+  std::string cap;       // "" (offset from 0), "CAP_EXP", "ECAP_ACS", ... (setpci's names)
+  uint16_t reg = 0;
+  unsigned width = 4;    // 1, 2, 4 (setpci .b .w .l)
+  uint32_t value = 0, mask = 0xffffffffu;
+  // wait
+  uint64_t wait_ps = 0;
+  // sriov_enable: PF in from, VF count in size
+  // gpu_map: gpu in from, context in ctx, GPU VA in iova, size; target in to (vram:ADDR,
+  //   peer:N:ADDR, sys:IOVA); gpu_copy: gpu in from, ctx, src VA in iova, dst VA in dst, size
+  unsigned ctx = 0;
+  uint64_t dst = 0;
   uint32_t msi_data = 0;
   // groups
   std::vector<std::string> devices;

@@ -1,6 +1,7 @@
 // Scenario files -> Scenario (docs/scenarios.md). Every problem names file:line:col and the field.
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -26,6 +27,11 @@ const char* to_string(Step::Kind k) {
     case Step::Kind::Reset: return "reset";
     case Step::Kind::Msi: return "msi";
     case Step::Kind::Groups: return "groups";
+    case Step::Kind::Setpci: return "setpci";
+    case Step::Kind::Wait: return "wait";
+    case Step::Kind::SriovEnable: return "sriov_enable";
+    case Step::Kind::GpuMap: return "gpu_map";
+    case Step::Kind::GpuCopy: return "gpu_copy";
   }
   return "?";
 }
@@ -184,7 +190,11 @@ class Parser {
     static const std::map<std::string, Step::Kind> kinds = {
         {"map", Step::Kind::Map},         {"unmap", Step::Kind::Unmap}, {"dma", Step::Kind::Dma},
         {"p2p", Step::Kind::P2p},         {"invalidate", Step::Kind::Invalidate},
-        {"reset", Step::Kind::Reset},     {"msi", Step::Kind::Msi},     {"groups", Step::Kind::Groups}};
+        {"reset", Step::Kind::Reset},     {"msi", Step::Kind::Msi},     {"groups", Step::Kind::Groups},
+        {"setpci", Step::Kind::Setpci},   {"wait", Step::Kind::Wait},   {"sriov_enable", Step::Kind::SriovEnable},
+        {"gpu_map", Step::Kind::GpuMap},  {"gpu_copy", Step::Kind::GpuCopy}};
+    static const char* kKindList =
+        "map, unmap, dma, p2p, invalidate, reset, msi, groups, setpci, wait, sriov_enable, gpu_map, gpu_copy";
     if (!n.IsMap()) fail(n, "steps", "each step is a mapping such as {dma: {...}, expect: {...}}");
     Step st;
     st.loc = loc(n);
@@ -193,11 +203,11 @@ class Parser {
       const std::string key = it->first.Scalar();
       if (key == "expect") continue;
       if (!kinds.count(key))
-        fail(it->first, "steps." + key, "unknown step kind (map, unmap, dma, p2p, invalidate, reset, msi, groups)");
+        fail(it->first, "steps." + key, std::string("unknown step kind (") + kKindList + ")");
       if (!kind_key.empty()) fail(it->first, "steps." + key, "one step kind per step (already '" + kind_key + "')");
       kind_key = key;
     }
-    if (kind_key.empty()) fail(n, "steps", "a step needs a kind (map, unmap, dma, p2p, invalidate, reset, msi, groups)");
+    if (kind_key.empty()) fail(n, "steps", std::string("a step needs a kind (") + kKindList + ")");
     st.kind = kinds.at(kind_key);
     const YAML::Node body = n[kind_key];
     const std::string f = kind_key;
@@ -233,7 +243,7 @@ class Parser {
       }
       case Step::Kind::Dma:
       case Step::Kind::P2p: {
-        fields(body, f, {"from", "to", "op", "length", "fill", "spoof", "at"});
+        fields(body, f, {"from", "to", "op", "length", "fill", "spoof", "at", "phantom"});
         st.from = text_of(require(body, {}, "from", f), f + ".from");
         st.to = text_of(require(body, {}, "to", f), f + ".to");
         if (st.kind == Step::Kind::P2p && st.to.find(":BAR") == std::string::npos)
@@ -252,8 +262,12 @@ class Parser {
           if (st.at != "untranslated" && st.at != "translated" && st.at != "translation-request")
             fail(body["at"], f + ".at", "untranslated, translated or translation-request");
         }
+        // PCIe 2.2.6.2: phantom function numbers 1 .. 7 at most (DEVCAP Phantom Functions Supported)
+        if (body["phantom"]) st.phantom = static_cast<unsigned>(number(body["phantom"], f + ".phantom", 7));
         label << " " << st.from << " -> " << st.to << " " << (st.write ? "write" : "read") << " " << st.length << " B";
         if (st.spoof) label << " as " << *st.spoof;
+        if (st.phantom) label << " phantom " << st.phantom;
+        if (st.at != "untranslated") label << " (" << st.at << ")";
         break;
       }
       case Step::Kind::Invalidate: {
@@ -278,6 +292,51 @@ class Parser {
         label << " " << st.from << " -> " << st.to << " data 0x" << std::hex << st.msi_data;
         break;
       }
+      case Step::Kind::Setpci: setpci(body, f, st, label); break;
+      case Step::Kind::Wait: {
+        fields(body, f, {"ns", "us", "ms"});
+        if (body.size() != 1) fail(body, f, "give one of ns, us or ms");
+        const auto it = body.begin();
+        const std::string unit = it->first.Scalar();
+        const uint64_t v = number(it->second, f + "." + unit, 10'000'000);  // at most 10^7 units
+        st.wait_ps = v * (unit == "ns" ? 1000ull : unit == "us" ? 1000'000ull : 1000'000'000ull);
+        if (st.wait_ps == 0) fail(it->second, f + "." + unit, "must not be 0");
+        label << " " << v << " " << unit;
+        break;
+      }
+      case Step::Kind::SriovEnable: {
+        fields(body, f, {"device", "numvfs"});
+        st.from = text_of(require(body, {}, "device", f), f + ".device");
+        st.size = number(require(body, {}, "numvfs", f), f + ".numvfs", 0xffff);  // sriov_numvfs: kstrtou16
+        label << " " << st.from << " numvfs " << st.size;
+        break;
+      }
+      case Step::Kind::GpuMap: {
+        fields(body, f, {"gpu", "context", "va", "size", "to"});
+        st.from = text_of(require(body, {}, "gpu", f), f + ".gpu");
+        st.ctx = static_cast<unsigned>(number(require(body, {}, "context", f), f + ".context", 15));
+        st.iova = number(require(body, {}, "va", f), f + ".va");
+        st.size = number(require(body, {}, "size", f), f + ".size", 64u << 20);
+        st.to = text_of(require(body, {}, "to", f), f + ".to");
+        if (st.to.rfind("vram:", 0) && st.to.rfind("peer:", 0) && st.to.rfind("sys:", 0))
+          fail(body["to"], f + ".to", "vram:ADDRESS, peer:GPU:ADDRESS (the peer's VRAM through its BAR1) or sys:IOVA");
+        if (st.iova % 4096 || st.size % 4096 || st.size == 0)
+          fail(body, f, "va and size must be multiples of 4 KiB (the scenario driver maps 4 KiB pages)");
+        label << " " << st.from << " ctx " << st.ctx << " va 0x" << std::hex << st.iova << "+0x" << st.size << " -> " << st.to;
+        break;
+      }
+      case Step::Kind::GpuCopy: {
+        fields(body, f, {"gpu", "context", "src", "dst", "size"});
+        st.from = text_of(require(body, {}, "gpu", f), f + ".gpu");
+        st.ctx = static_cast<unsigned>(number(require(body, {}, "context", f), f + ".context", 15));
+        st.iova = number(require(body, {}, "src", f), f + ".src");
+        st.dst = number(require(body, {}, "dst", f), f + ".dst");
+        st.size = number(require(body, {}, "size", f), f + ".size", 64u << 20);
+        if (st.size == 0) fail(body["size"], f + ".size", "must not be 0");
+        label << " " << st.from << " ctx " << st.ctx << " 0x" << std::hex << st.iova << " -> 0x" << st.dst << std::dec
+              << " " << st.size << " B";
+        break;
+      }
       case Step::Kind::Groups: {
         st.devices = names(body, f);
         if (st.devices.size() < 2) fail(body, f, "name at least two devices");
@@ -287,7 +346,8 @@ class Parser {
     }
     st.label = label.str();
     const bool needs_expect = st.kind == Step::Kind::Dma || st.kind == Step::Kind::P2p ||
-                              st.kind == Step::Kind::Msi || st.kind == Step::Kind::Groups;
+                              st.kind == Step::Kind::Msi || st.kind == Step::Kind::Groups ||
+                              st.kind == Step::Kind::GpuCopy;
     if (n["expect"]) {
       st.expect = expect(n["expect"], st);
     } else if (needs_expect) {
@@ -304,6 +364,8 @@ class Parser {
     std::set<std::string> allowed;
     if (transfer)
       allowed = {"delivered", "redirected", "blocked", "iommu_fault", "data_equal", "latency_max_ns", "requester"};
+    else if (st.kind == Step::Kind::GpuCopy)
+      allowed = {"delivered", "redirected", "blocked", "iommu_fault", "data_equal", "gmmu_fault", "bandwidth_min_gbps"};
     else if (st.kind == Step::Kind::Groups)
       allowed = {"same_group", "different_groups"};
     else
@@ -327,6 +389,25 @@ class Parser {
     if (n["data_equal"]) e.data_equal = boolean(n["data_equal"], "expect.data_equal");
     if (n["latency_max_ns"]) e.latency_max_ns = static_cast<double>(number(n["latency_max_ns"], "expect.latency_max_ns"));
     if (n["requester"]) e.requester = text_of(n["requester"], "expect.requester");
+    if (n["bandwidth_min_gbps"]) {
+      if (!n["bandwidth_min_gbps"].IsScalar()) fail(n["bandwidth_min_gbps"], "expect.bandwidth_min_gbps", "expected a number of GB/s");
+      try {
+        size_t used = 0;
+        const std::string& t = n["bandwidth_min_gbps"].Scalar();
+        e.bandwidth_min_gbps = std::stod(t, &used);
+        if (used != t.size() || !(*e.bandwidth_min_gbps > 0)) throw std::invalid_argument(t);
+      } catch (const std::logic_error&) {
+        fail(n["bandwidth_min_gbps"], "expect.bandwidth_min_gbps", "a positive number of GB/s such as 12.5");
+      }
+    }
+    if (n["gmmu_fault"]) {
+      e.gmmu_fault = text_of(n["gmmu_fault"], "expect.gmmu_fault");
+      static const std::set<std::string> types = {"PDE", "PDE_SIZE", "PTE", "VA_LIMIT_VIOLATION", "UNBOUND_INST_BLOCK",
+                                                  "PRIV_VIOLATION", "RO_VIOLATION", "UNSUPPORTED_APERTURE",
+                                                  "ATOMIC_VIOLATION"};
+      if (!types.count(*e.gmmu_fault))
+        fail(n["gmmu_fault"], "expect.gmmu_fault", "a GMMU fault type: PDE PDE_SIZE PTE VA_LIMIT_VIOLATION UNBOUND_INST_BLOCK PRIV_VIOLATION RO_VIOLATION UNSUPPORTED_APERTURE ATOMIC_VIOLATION");
+    }
     if (n["same_group"]) e.same_group = boolean(n["same_group"], "expect.same_group");
     if (n["different_groups"]) e.different_groups = boolean(n["different_groups"], "expect.different_groups");
     if (n["result"]) {
@@ -337,9 +418,62 @@ class Parser {
         fail(n["result"], "expect.result", "0 or a negative errno such as -22");
       }
     }
-    const int outcomes = e.delivered.has_value() + e.blocked.has_value() + e.iommu_fault.has_value();
-    if (outcomes > 1) fail(n, f, "delivered, blocked and iommu_fault exclude each other: give one");
+    const int outcomes = e.delivered.has_value() + e.blocked.has_value() + e.iommu_fault.has_value() +
+                         e.gmmu_fault.has_value();
+    if (outcomes > 1) fail(n, f, "delivered, blocked, iommu_fault and gmmu_fault exclude each other: give one");
     return e;
+  }
+
+  // setpci's syntax (pciutils setpci(8)): REG[.WIDTH]=VALUE[:MASK], REG an offset or a capability
+  // name with an offset (CAP_EXP+0x8, ECAP_ACS+6). Capability names: CAP_PM CAP_MSI CAP_EXP
+  // CAP_MSIX, ECAP_AER ECAP_ACS ECAP_ARI ECAP_SRIOV.
+  void setpci(const YAML::Node& body, const std::string& f, Step& st, std::ostringstream& label) const {
+    fields(body, f, {"device", "write"});
+    st.from = text_of(require(body, {}, "device", f), f + ".device");
+    const YAML::Node w = require(body, {}, "write", f);
+    const std::string text = text_of(w, f + ".write");
+    const auto bad = [&](const std::string& why) {
+      fail(w, f + ".write", why + " (REG[.b|.w|.l]=VALUE[:MASK], REG 0x44 or CAP_EXP+0x8)");
+    };
+    const auto eq = text.find('=');
+    if (eq == std::string::npos) bad("no '='");
+    std::string reg = text.substr(0, eq), val = text.substr(eq + 1);
+    st.width = 4;
+    if (const auto dot = reg.rfind('.'); dot != std::string::npos && dot + 2 == reg.size()) {
+      const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(reg[dot + 1])));
+      st.width = c == 'b' ? 1 : c == 'w' ? 2 : c == 'l' ? 4 : 0;
+      if (!st.width) bad("width must be .b, .w or .l");
+      reg = reg.substr(0, dot);
+    }
+    const auto num = [&](const std::string& t, uint64_t max) -> uint64_t {
+      try {
+        size_t used = 0;
+        const uint64_t v = std::stoull(t, &used, 0);
+        if (used != t.size() || t.empty() || t[0] == '-' || v > max) throw std::invalid_argument(t);
+        return v;
+      } catch (const std::logic_error&) {
+        bad("'" + t + "' is not a number in range");
+      }
+      return 0;
+    };
+    uint64_t off = 0;
+    if (std::isalpha(static_cast<unsigned char>(reg[0]))) {
+      const auto plus = reg.find('+');
+      st.cap = reg.substr(0, plus);
+      static const std::set<std::string> caps = {"CAP_PM", "CAP_MSI", "CAP_EXP", "CAP_MSIX", "ECAP_AER",
+                                                 "ECAP_ACS", "ECAP_ARI", "ECAP_SRIOV"};
+      if (!caps.count(st.cap)) bad("unknown capability '" + st.cap + "'");
+      if (plus != std::string::npos) off = num(reg.substr(plus + 1), 0xfff);
+    } else {
+      off = num(reg, 0xfff);
+    }
+    st.reg = static_cast<uint16_t>(off);
+    const uint64_t wmax = st.width == 4 ? 0xffffffffull : (1ull << (8 * st.width)) - 1;
+    const auto colon = val.find(':');
+    st.value = static_cast<uint32_t>(num(val.substr(0, colon), wmax));
+    st.mask = colon == std::string::npos ? static_cast<uint32_t>(wmax) : static_cast<uint32_t>(num(val.substr(colon + 1), wmax));
+    if (st.reg % st.width) bad("offset not aligned to the width");  // capability bases are DW aligned
+    label << " " << st.from << " " << text;
   }
 
   static bool acs_bit_name(const std::string& s) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <set>
 #include <cstring>
 #include <iomanip>
@@ -17,15 +18,19 @@
 #include "cli_common.h"
 #include "devices/dma_agent/dma_agent.h"
 #include "devices/dram.h"
+#include "devices/gpu/gmmu_walk.h"
+#include "devices/sriov_nic/sriov_nic.h"
 #include "iommu/iommu_api.h"
 #include "iommu/iommu_domain.h"
 #include "iommu/vtd_types.h"
 #include "kernel/kernel.h"
+#include "kernel/sysfs.h"
 #include "pci/pci_core.h"
 #include "pcie/endpoint.h"
 #include "pcie/fabric.h"
 #include "pcie/port_registry.h"
 #include "scenario.h"
+#include "scenario_gpu.h"
 #include "vfio/user_memory.h"
 #include "vfio/vfio_core.h"
 #include "vfio_probe_cosim.h"
@@ -141,9 +146,30 @@ class Run {
     throw ScenarioError(loc, field, msg);
   }
 
-  const FunctionInfo& function(const std::string& name, const SourceLoc& loc, const std::string& field) const {
-    const FunctionInfo* f = m_fabric->find(name);
-    if (!f) fail(loc, field, "no device '" + name + "' in the topology");
+  // A topology function, or a VF of an SR-IOV device ("nic0.vf1", VF 1 of nic0) while it exists
+  // (VFs come and go with VF Enable, so the Fabric's table does not list them).
+  const FunctionInfo* lookup(const std::string& name) {
+    if (const FunctionInfo* f = m_fabric->find(name)) return f;
+    const auto dot = name.rfind(".vf");
+    if (dot == std::string::npos) return nullptr;
+    const FunctionInfo* pf = m_fabric->find(name.substr(0, dot));
+    auto* nic = pf ? dynamic_cast<SriovNic*>(pf->endpoint) : nullptr;
+    const std::string idx = name.substr(dot + 3);
+    if (!nic || idx.empty() || idx.size() > 3 || !std::all_of(idx.begin(), idx.end(), ::isdigit)) return nullptr;
+    const unsigned n = static_cast<unsigned>(std::stoul(idx));
+    if (n >= nic->num_vfs_enabled() || !nic->vf(n)) return nullptr;
+    for (const FunctionInfo& v : m_vf_infos)
+      if (v.fn == nic->vf(n)) return &v;
+    FunctionInfo v = *pf;
+    v.fn = nic->vf(n);
+    v.function_number = nic->vf_function_number(n);
+    m_vf_infos.push_back(v);
+    return &m_vf_infos.back();
+  }
+
+  const FunctionInfo& function(const std::string& name, const SourceLoc& loc, const std::string& field) {
+    const FunctionInfo* f = lookup(name);
+    if (!f) fail(loc, field, "no device '" + name + "' in the topology (or no such VF enabled)");
     if (!f->endpoint) fail(loc, field, name + " is a " + std::string(pciesim::to_string(f->role)) + ", not an endpoint function");
     return *f;
   }
@@ -175,7 +201,7 @@ class Run {
     }
     if (o.kind == Owner::Kind::DmaApi) return;
     if (!m_kernel->module_loaded("vfio_pci")) {
-      const int rc = m_kernel->load_module("vfio_pci");
+      const int rc = m_kernel->load_module("vfio_pci", vfio_pci_params());
       if (rc) throw std::runtime_error("modprobe vfio_pci failed: " + std::to_string(rc));
     }
     for (const std::string& d : o.devices) {
@@ -220,6 +246,13 @@ class Run {
       if (dev->write(&cmd, 2, kConfig + PCI_COMMAND) != 2) throw std::runtime_error(o.name + ": config write of " + d);
       st.devices[d] = dev;
     }
+  }
+
+  // vfio_pci's enable_sriov (off by default, vfio_pci.c) when a step enables VFs on a PF.
+  std::string vfio_pci_params() const {
+    for (const Step& st : m_s.steps)
+      if (st.kind == Step::Kind::SriovEnable) return "enable_sriov=1";
+    return "";
   }
 
   OwnerState* owner_of_device(const std::string& d) {
@@ -289,6 +322,11 @@ class Run {
       case Step::Kind::P2p: return do_transfer(st);
       case Step::Kind::Msi: return do_msi(st);
       case Step::Kind::Groups: return do_groups(st);
+      case Step::Kind::Setpci: return check_result(st, do_setpci(st));
+      case Step::Kind::Wait: return check_result(st, do_wait(st));
+      case Step::Kind::SriovEnable: return check_result(st, do_sriov_enable(st));
+      case Step::Kind::GpuMap: return check_result(st, do_gpu_map(st));
+      case Step::Kind::GpuCopy: return do_gpu_copy(st);
     }
     return {};
   }
@@ -383,6 +421,7 @@ class Run {
     DmaOptions opt;
     if (st.at == "translated") opt.at = AddressType::Translated;
     if (st.at == "translation-request") opt.at = AddressType::TranslationRequest;
+    opt.phantom = st.phantom;
     if (st.spoof) {
       try {
         opt.spoof_requester = cli::parse_bdf(*st.spoof).id;
@@ -503,7 +542,7 @@ class Run {
     std::vector<int> ids;
     std::string obs;
     for (const std::string& d : st.devices) {
-      const FunctionInfo* f = m_fabric->find(d);
+      const FunctionInfo* f = lookup(d);
       if (!f) fail(st.loc, "groups", "no device '" + d + "' in the topology");
       cosim::PciDev* pd = m_kernel->pci().find(f->segment, f->bdf());
       cosim::GroupRec* g = pd ? m_kernel->iommu().group_of(*pd) : nullptr;
@@ -527,10 +566,220 @@ class Run {
     return r;
   }
 
+  // setpci: a read-modify-write of config space through ECAM (as setpci does through sysfs);
+  // a capability name is looked up in the function's capability lists (PCI 3.0 6.7, PCIe 7.6).
+  int do_setpci(const Step& st) {
+    const FunctionInfo& f = function(st.from, st.loc, "setpci.device");
+    uint16_t base = 0;
+    if (!st.cap.empty()) {
+      static const std::map<std::string, unsigned> std_caps = {{"CAP_PM", 0x01}, {"CAP_MSI", 0x05}, {"CAP_EXP", 0x10}, {"CAP_MSIX", 0x11}};
+      static const std::map<std::string, unsigned> ext_caps = {{"ECAP_AER", 0x01}, {"ECAP_ACS", 0x0d}, {"ECAP_ARI", 0x0e}, {"ECAP_SRIOV", 0x10}};
+      if (std_caps.count(st.cap)) {
+        uint32_t pos = cfg(f, 0x34, 1) & 0xfc;  // Capabilities Pointer
+        for (int guard = 0; pos && guard < 48 && !base; ++guard) {
+          if ((cfg(f, pos, 1)) == std_caps.at(st.cap)) base = static_cast<uint16_t>(pos);
+          pos = cfg(f, pos + 1, 1) & 0xfc;
+        }
+      } else {
+        uint32_t pos = 0x100;
+        for (int guard = 0; pos && guard < 960 && !base; ++guard) {
+          const uint32_t h = cfg(f, pos, 4);
+          if (h == 0 || h == 0xffffffffu) break;
+          if ((h & 0xffff) == ext_caps.at(st.cap)) base = static_cast<uint16_t>(pos);
+          pos = (h >> 20) & 0xffc;
+        }
+      }
+      if (!base) fail(st.loc, "setpci.write", st.from + " has no " + st.cap + " capability");
+    }
+    const uint16_t reg = static_cast<uint16_t>(base + st.reg);
+    if (reg + st.width > 0x1000) fail(st.loc, "setpci.write", "register beyond config space");
+    const uint32_t old = cfg(f, reg, st.width);
+    m_fabric->config_write(f.segment, f.bdf(), reg, st.width, (old & ~st.mask) | (st.value & st.mask));
+    return 0;
+  }
+  uint32_t cfg(const FunctionInfo& f, uint32_t reg, unsigned size) {
+    return m_fabric->config_read(f.segment, f.bdf(), static_cast<uint16_t>(reg), size);
+  }
+
+  // Simulated time passes (kernel timers run: the lazy flush queue's 10 ms timer, for example).
+  int do_wait(const Step& st) {
+    const cosim::TaskResult r = m_kernel->run("scenario-wait", [&] {
+      m_kernel->scheduler().sleep(sc_core::sc_time(static_cast<double>(st.wait_ps), sc_core::SC_PS), "a scenario wait");
+    });
+    if (!r.ok()) throw std::runtime_error("wait: " + r.what);
+    return 0;
+  }
+
+  // As an administrator enables VFs: a PF without a driver is bound to vfio-pci (loaded with
+  // enable_sriov=1; driver_override + bind), then /sys/bus/pci/devices/PF/sriov_numvfs is written
+  // (Linux iov.c sriov_numvfs_store). The result is what the write returns.
+  int do_sriov_enable(const Step& st) {
+    const FunctionInfo& f = function(st.from, st.loc, "sriov_enable.device");
+    cosim::PciDev& pf = pcidev(f);
+    std::string bound;
+    if (m_kernel->sysfs().read("/sys/bus/pci/devices/" + pf.name + "/driver", bound) != 0) {  // no driver
+      if (!m_kernel->module_loaded("vfio_pci")) {
+        const int rc = m_kernel->load_module("vfio_pci", vfio_pci_params());
+        if (rc) return rc;
+      }
+      std::string log;
+      if (const int rc = tools::bind_to_driver(*m_kernel, pf.name, "vfio-pci", log)) return rc;
+    }
+    return m_kernel->sysfs().write("/sys/bus/pci/devices/" + pf.name + "/sriov_numvfs", std::to_string(st.size) + "\n");
+  }
+
+  // Advances simulated time in a kernel task until `done()` (polling at 0.1 % of the elapsed time,
+  // at least 20 ns; a copy that never ends is stopped after 1 s of simulated time).
+  void run_until(std::function<bool()> done) {
+    const cosim::TaskResult r = m_kernel->run("scenario-gpu", [&] {
+      const sc_core::sc_time t0 = sc_core::sc_time_stamp();
+      sc_core::sc_time step(20, sc_core::SC_NS);
+      m_kernel->scheduler().sleep(step, "the copy engine");
+      while (!done()) {
+        const sc_core::sc_time elapsed = sc_core::sc_time_stamp() - t0;
+        if (elapsed > sc_core::sc_time(1, sc_core::SC_SEC)) throw std::runtime_error("the copy engine ran for 1 s");
+        m_kernel->scheduler().sleep(std::max(step, elapsed / 1000.0), "the copy engine");
+      }
+    });
+    if (!r.ok()) throw std::runtime_error("gpu_copy: " + r.what);
+  }
+
+  ScenarioGpu& gpu(const std::string& name, const SourceLoc& loc, const std::string& field) {
+    auto it = m_gpus.find(name);
+    if (it != m_gpus.end()) return *it->second;
+    const FunctionInfo& f = function(name, loc, field);
+    if (!dynamic_cast<GpuDevice*>(f.endpoint)) fail(loc, field, name + " is not a GPU (model: gpu)");
+    auto g = std::make_unique<ScenarioGpu>(*m_fabric, f, [this](std::function<bool()> d) { run_until(std::move(d)); });
+    return *m_gpus.emplace(name, std::move(g)).first->second;
+  }
+
+  int do_gpu_map(const Step& st) {
+    ScenarioGpu& g = gpu(st.from, st.loc, "gpu_map.gpu");
+    GpuTarget t;
+    std::string rest;
+    if (st.to.rfind("vram:", 0) == 0) {
+      rest = st.to.substr(5);
+    } else if (st.to.rfind("sys:", 0) == 0) {
+      t.aperture = gpu::GmmuAperture::SysCoherent;
+      rest = st.to.substr(4);
+    } else {  // peer:GPU:ADDRESS; peer slots are given out in the order peers are first named
+      const auto colon = st.to.find(':', 5);
+      if (colon == std::string::npos) fail(st.loc, "gpu_map.to", "peer:GPU:ADDRESS");
+      const std::string peer = st.to.substr(5, colon - 5);
+      ScenarioGpu& p = gpu(peer, st.loc, "gpu_map.to");
+      if (&p == &g) fail(st.loc, "gpu_map.to", "a GPU is not its own peer: use vram:");
+      auto& slots = m_peer_slots[st.from];
+      auto s = std::find(slots.begin(), slots.end(), peer);
+      if (s == slots.end()) {
+        if (slots.size() == gpu::regs::kMaxPeers) fail(st.loc, "gpu_map.to", "more than 8 peers");
+        g.set_peer(static_cast<unsigned>(slots.size()), *lookup(peer));
+        slots.push_back(peer);
+        s = slots.end() - 1;
+      }
+      t.aperture = gpu::GmmuAperture::Peer;
+      t.peer = static_cast<uint8_t>(s - slots.begin());
+      t.peer_gpu = &p.device();
+      rest = st.to.substr(colon + 1);
+    }
+    t.address = parse(st, rest);
+    const std::string err = g.map(st.ctx, st.iova, st.size, t);
+    if (!err.empty()) fail(st.loc, "gpu_map", err);
+    return 0;
+  }
+
+  StepResult do_gpu_copy(const Step& st) {
+    ScenarioGpu& g = gpu(st.from, st.loc, "gpu_copy.gpu");
+    if (st.expect.data_equal) {
+      // A known pattern in the source and its complement in the destination, so equal data after
+      // the copy means the copy moved it (like dma's fill).
+      std::vector<uint8_t> src(st.size), dst(st.size);
+      for (uint64_t i = 0; i < st.size; ++i) {
+        src[i] = static_cast<uint8_t>(st.fill + i * 7);
+        dst[i] = static_cast<uint8_t>(~src[i]);
+      }
+      if (!g.write(st.ctx, st.iova, src) || !g.write(st.ctx, st.dst, dst))
+        fail(st.expect.loc, "expect.data_equal", "source and destination must be mapped to VRAM or peer VRAM to compare");
+    }
+    const GpuCopyOutcome c = g.copy(st.ctx, st.iova, st.dst, st.size);
+    const Expect& e = st.expect;
+    StepResult r;
+    std::vector<std::string> exp;
+    bool pass = true;
+    const bool upstream_ok = !c.upstream || c.verdict.outcome == Outcome::Delivered || c.verdict.outcome == Outcome::Redirected;
+    const bool delivered = c.completed && upstream_ok && c.gmmu_faults.empty();
+    std::string obs;
+    if (!c.gmmu_faults.empty()) {
+      obs = "GMMU fault";
+      for (gpu::GmmuFaultType t : c.gmmu_faults) obs += std::string(" ") + gpu::to_string(t);
+      obs += " (fault buffer)";
+    } else if (!c.completed) {
+      obs = "copy engine halted, error " + std::to_string(c.ce_error);
+    } else {
+      obs = "copied";
+    }
+    if (c.upstream) {
+      Observation o;
+      o.verdict = c.verdict;
+      o.redirect_bit = c.redirect_bit;
+      o.redirect_port = c.redirect_port;
+      obs += "; " + describe(o) + "; path";
+      for (HopId h : c.path) obs += " " + hops().name(h);
+    }
+    if (c.completed && c.gmmu_faults.empty()) {
+      std::ostringstream b;
+      b << std::fixed << std::setprecision(2) << "; " << c.gbps() << " GB/s";
+      obs += b.str();
+    }
+    if (e.delivered) {
+      exp.push_back(*e.delivered ? "delivered" : "not delivered");
+      pass &= delivered == *e.delivered;
+    }
+    if (e.gmmu_fault) {
+      exp.push_back("GMMU fault " + *e.gmmu_fault);
+      pass &= std::any_of(c.gmmu_faults.begin(), c.gmmu_faults.end(),
+                          [&](gpu::GmmuFaultType t) { return *e.gmmu_fault == gpu::to_string(t); });
+    }
+    if (e.redirected) {
+      exp.push_back("redirected by ACS " + *e.redirected);
+      pass &= c.redirect_bit != AcsBit::None && *e.redirected == to_string(c.redirect_bit);
+    }
+    if (e.blocked) {
+      exp.push_back("blocked by " + (*e.blocked == "UR" || *e.blocked == "CA" ? *e.blocked : "ACS " + *e.blocked));
+      if (*e.blocked == "UR") pass &= c.verdict.outcome == Outcome::UnsupportedRequest;
+      else if (*e.blocked == "CA") pass &= c.verdict.outcome == Outcome::CompleterAbort;
+      else pass &= c.verdict.outcome == Outcome::BlockedByAcs && *e.blocked == to_string(c.verdict.acs_bit);
+    }
+    if (e.iommu_fault) {
+      exp.push_back("IOMMU fault " + hex(*e.iommu_fault));
+      pass &= c.upstream && c.verdict.outcome == Outcome::IommuFault && c.verdict.fault_reason == *e.iommu_fault;
+    }
+    if (e.data_equal) {
+      exp.push_back(*e.data_equal ? "data equal" : "data not equal");
+      const auto a = g.read(st.ctx, st.iova, st.size), b = g.read(st.ctx, st.dst, st.size);
+      if (!a || !b) fail(e.loc, "expect.data_equal", "source and destination must be mapped to VRAM or peer VRAM to compare");
+      const bool eq = *a == *b;
+      obs += eq ? "; data equal" : "; data differs";
+      pass &= eq == *e.data_equal;
+    }
+    if (e.bandwidth_min_gbps) {
+      std::ostringstream t;
+      t << ">= " << *e.bandwidth_min_gbps << " GB/s";
+      exp.push_back(t.str());
+      pass &= delivered && c.gbps() >= *e.bandwidth_min_gbps;
+    }
+    for (size_t i = 0; i < exp.size(); ++i) r.expected += (i ? ", " : "") + exp[i];
+    r.observed = obs;
+    r.pass = pass;
+    return r;
+  }
+
   const Scenario& m_s;
   std::unique_ptr<Fabric> m_fabric;
   std::unique_ptr<cosim::Kernel> m_kernel;
   std::map<std::string, OwnerState> m_owners;
+  std::deque<FunctionInfo> m_vf_infos;                 // lookup(): VFs, built when first named
+  std::map<std::string, std::unique_ptr<ScenarioGpu>> m_gpus;
+  std::map<std::string, std::vector<std::string>> m_peer_slots;  // gpu -> peer gpu per slot
 };
 
 }  // namespace
