@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job until the scenario runner exists: every shipped topology enumerated and drawn as
-# `lspci -tv` does, then a set of TLPs routed through the simulated fabric, each showing one
-# routing or ACS behaviour, and the co-simulated kernel booting on a machine. Exits non-zero if
-# any command fails.
+# The main job: the default scenario suite (`pciesim run`: scenarios/library/, a verdict table,
+# exit 0 only when every expectation holds; docs/scenarios.md), the isolation oracle on the case
+# that matters most (docs/isolation.md), then a walk through the other commands: topologies drawn
+# as `lspci -tv` does, TLPs routed one behaviour each, the co-simulated kernel booting, vfio_probe
+# through VFIO. Exits non-zero if a scenario fails or any command fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sim=./build/pciesim
@@ -10,6 +11,15 @@ topos=scenarios/topologies
 
 section() { printf '\n==== %s\n' "$*"; }
 run() { printf '\n$ pciesim %s\n' "$*"; "$sim" "$@"; }
+
+section "The default scenario suite"
+run run
+
+section "The isolation oracle: Linux's groups against the fabric's P2P paths (exit 1 = they disagree, as here)"
+printf '\n$ pciesim isolation %s\n' "$topos/switch-no-acs-p2p.yaml"
+status=0
+"$sim" isolation "$topos/switch-no-acs-p2p.yaml" || status=$?
+[ "$status" -eq 1 ] || { echo "pciesim isolation: expected exit 1 (groups and fabric disagree), got $status" >&2; exit 1; }
 
 section "Topologies (firmware enumeration, then the tree)"
 for t in two-level-switch pci-bridge multifunction-no-acs pci-chain; do
