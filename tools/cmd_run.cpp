@@ -1,4 +1,4 @@
-// pciesim run [SCENARIO|DIR...] [--json FILE] [--junit FILE] [-j N] [--shard I/N]
+// pciesim run [SCENARIO|DIR...] [--json FILE] [--junit FILE] [--trace FILE] [-j N] [--shard I/N]
 // Runs scenario files (docs/scenarios.md); without arguments the shipped library
 // (scenarios/library/). Every file is parsed first (a bad one: exit 2 before anything runs); then
 // each scenario runs in a process of its own (SystemC elaborates one design per process), up to
@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "scenario/scenario.h"
 #include "scenario/scenario_report.h"
+#include "scenario/scenario_trace.h"
 
 namespace pciesim::cli {
 
@@ -28,7 +29,7 @@ using scenario::ScenarioResult;
 
 struct RunArgs {
   std::vector<std::string> files;
-  std::string json, junit, shard;
+  std::string json, junit, shard, trace;
   unsigned jobs = 1;
 };
 
@@ -87,11 +88,14 @@ class Progress {
 };
 
 // A worker: runs the scenario, writes its result (or a bad-input message) as JSON to `out`.
-[[noreturn]] void worker(const scenario::Scenario& s, const std::string& out) {
+// With `trace`, the result carries the scenario's trace records too (scenario_trace.h).
+[[noreturn]] void worker(const scenario::Scenario& s, const std::string& out, bool trace) {
   nlohmann::json j;
   int code = 0;
   try {
-    j = scenario::to_json(scenario::run_scenario(s));
+    const ScenarioResult r = scenario::run_scenario(s);
+    j = scenario::to_json(r);
+    if (trace) j["trace"] = scenario::trace_to_json(r.trace);
   } catch (const topo::TopologyError& e) {
     j = {{"bad_input", e.what()}};
     code = kExitBadInput;
@@ -130,7 +134,7 @@ int run_run(const RunArgs& a) {
       const std::string out = dir + "/" + std::to_string(next) + ".json";
       const pid_t pid = fork();
       if (pid < 0) throw std::runtime_error("fork failed");
-      if (pid == 0) worker(scenarios[next], out);
+      if (pid == 0) worker(scenarios[next], out, !a.trace.empty());
       running[pid] = next++;
     }
     int status = 0;
@@ -152,6 +156,7 @@ int run_run(const RunArgs& a) {
       r.error = "bad input";
     } else if (!j.is_discarded() && WIFEXITED(status)) {
       r = scenario::result_from_json(j);
+      if (j.contains("trace")) r.trace = scenario::trace_from_json(j["trace"]);
     } else {
       r.name = scenarios[k].name;
       r.file = scenarios[k].file;
@@ -176,6 +181,11 @@ int run_run(const RunArgs& a) {
     if (!o) throw UsageError("cannot write " + a.junit);
     scenario::write_junit(o, results);
   }
+  if (!a.trace.empty()) {
+    std::ofstream o(a.trace);
+    if (!o) throw UsageError("cannot write " + a.trace);
+    o << scenario::chrome_trace(results).dump() << "\n";
+  }
   return std::all_of(results.begin(), results.end(), [](const ScenarioResult& r) { return r.passed(); })
              ? kExitOk
              : kExitFailed;
@@ -189,6 +199,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   sub->add_option("SCENARIO", args->files, "Scenario files or directories of them (default: scenarios/library)");
   sub->add_option("--json", args->json, "Also write the results as JSON to FILE");
   sub->add_option("--junit", args->junit, "Also write JUnit XML to FILE");
+  sub->add_option("--trace", args->trace, "Also write a Chrome/Perfetto trace (JSON) of every transaction to FILE");
   sub->add_option("-j,--jobs", args->jobs, "Scenarios run in parallel processes (default 1)");
   sub->add_option("--shard", args->shard, "Run only slice I of N (I/N): every Nth scenario in sorted order");
   sub->callback([args, &exit_code] { exit_code = guarded([args] { return run_run(*args); }); });

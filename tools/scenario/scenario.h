@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pcie/topology/spec.h"
+#include "scenario_trace.h"
 
 namespace pciesim::scenario {
 
@@ -117,6 +118,7 @@ struct ScenarioResult {
   double wall_ms = 0;   // time to verdict (parse excluded)
   double sim_ns = 0;    // simulated time at the end
   std::string error;    // the run stopped (kernel setup failed, a device is missing...)
+  ScenarioTrace trace;  // steps and transactions over simulated time (`run --trace`)
   bool passed() const;
 };
 

@@ -117,13 +117,17 @@ class Run {
       ko.iommu = m_s.boot.iommu;
       ko.strict = m_s.boot.strict;
       ko.passthrough = m_s.boot.passthrough;
+      check_device_names();
       m_kernel = std::make_unique<cosim::Kernel>(*m_fabric, ko);
       m_kernel->boot();
       for (const Owner& o : m_s.owners) set_up(o);
       int index = 0;
       for (const Step& st : m_s.steps) {
+        m_step = index + 1;
+        const double start = now_ns();
         StepResult sr = run_step(st);
         sr.index = ++index;
+        trace_step(st, sr, start);
         sr.kind = to_string(st.kind);
         sr.label = st.label;
         sr.line = st.loc.line;
@@ -138,10 +142,40 @@ class Run {
     }
     r.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     r.sim_ns = sc_core::sc_time_stamp().to_seconds() * 1e9;
+    r.trace = std::move(m_trace);
     return r;
   }
 
  private:
+  // --- the trace (scenario_trace.h): each step's simulated span and the transactions it issued ---
+  static double now_ns() { return sc_core::sc_time_stamp().to_seconds() * 1e9; }
+  void trace_step(const Step& st, const StepResult& sr, double start) {
+    m_trace.steps.push_back({m_step, to_string(st.kind), st.label, start, now_ns(), sr.pass});
+  }
+  TraceTx& trace_tx(const std::string& from, const std::string& name, double start, double dur, const Verdict& v,
+                    AcsBit redirect_bit, HopId redirect_port, const std::vector<HopId>& path) {
+    TraceTx x;
+    x.step = m_step;
+    x.initiator = from;
+    x.name = name;
+    x.start_ns = start;
+    x.dur_ns = dur;
+    for (HopId h : path) x.hops.push_back(h == kNoHop ? std::string("?") : hops().name(h));
+    x.outcome = pciesim::to_string(v.outcome);
+    if (v.port != kNoHop) x.port = hops().name(v.port);
+    if (v.acs_bit != AcsBit::None) x.acs_bit = to_string(v.acs_bit);
+    if (v.outcome == Outcome::IommuFault) {
+      x.fault_reason = v.fault_reason;
+      x.fault_text = vtd::describe(static_cast<vtd::FaultReason>(v.fault_reason));
+    }
+    if (redirect_bit != AcsBit::None) {
+      x.redirect_bit = to_string(redirect_bit);
+      x.redirect_port = redirect_port == kNoHop ? std::string("?") : hops().name(redirect_port);
+    }
+    m_trace.txs.push_back(std::move(x));
+    return m_trace.txs.back();
+  }
+
   [[noreturn]] void fail(const SourceLoc& loc, const std::string& field, const std::string& msg) const {
     throw ScenarioError(loc, field, msg);
   }
@@ -165,6 +199,35 @@ class Run {
     v.function_number = nic->vf_function_number(n);
     m_vf_infos.push_back(v);
     return &m_vf_infos.back();
+  }
+
+  // Every device a step names exists in the topology: bad input found before any simulated
+  // thread runs (an exception thrown across SystemC's coroutines confuses AddressSanitizer), with
+  // the same file:line:field errors the steps give. VF names exist only once sriov_enable has run;
+  // gpu_* steps and owners check theirs when they use them.
+  void check_device_names() {
+    auto check = [&](const std::string& name, const SourceLoc& loc, const std::string& field) {
+      if (!name.empty() && name.find(".vf") == std::string::npos) function(name, loc, field);
+    };
+    for (const Step& st : m_s.steps) {
+      const std::string kind = to_string(st.kind);
+      switch (st.kind) {
+        case Step::Kind::Dma:
+        case Step::Kind::P2p:
+          check(st.from, st.loc, kind + ".from");
+          if (const auto bar = st.to.find(":BAR"); bar != std::string::npos) check(st.to.substr(0, bar), st.loc, kind + ".to");
+          break;
+        case Step::Kind::Msi: check(st.from, st.loc, "msi.from"); break;
+        case Step::Kind::Reset: check(st.from, st.loc, "reset.device"); break;
+        case Step::Kind::Setpci: check(st.from, st.loc, "setpci.device"); break;
+        case Step::Kind::SriovEnable: check(st.from, st.loc, "sriov_enable.device"); break;
+        case Step::Kind::Groups:
+          for (const std::string& d : st.devices)
+            if (d.find(".vf") == std::string::npos && !lookup(d)) fail(st.loc, "groups", "no device '" + d + "' in the topology");
+          break;
+        default: break;
+      }
+    }
   }
 
   const FunctionInfo& function(const std::string& name, const SourceLoc& loc, const std::string& field) {
@@ -440,8 +503,20 @@ class Run {
     for (uint32_t i = 0; i < st.length; ++i) data[i] = static_cast<uint8_t>(st.fill + i);
     m_fabric->settle();  // the request starts on idle links: its latency is its own
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-    const PcieExtension& ext = f.endpoint->dma(f.function_number, st.write ? TlpKind::MemWrite : TlpKind::MemRead,
-                                               addr, data.data(), st.length, delay, options(st));
+    const double issued = now_ns();
+    const TlpKind kind = st.write ? TlpKind::MemWrite : TlpKind::MemRead;
+    const PcieExtension& ext = f.endpoint->dma(f.function_number, kind, addr, data.data(), st.length, delay, options(st));
+    {
+      TraceTx& x = trace_tx(st.from, std::string(pciesim::to_string(kind)) + " " + std::to_string(st.length) + " B " + hex(addr),
+                            issued, delay.to_seconds() * 1e9, ext.final_verdict(), ext.redirect_bit, ext.redirect_port,
+                            std::vector<HopId>(ext.hops.begin(), ext.hops.begin() + ext.hop_count));
+      x.hops_truncated = ext.hops_truncated;
+      x.requester = ext.requester.to_string();
+      x.iommu_checked = ext.iommu_checked;
+      x.iommu_input = ext.iommu_input;
+      x.iommu_output = ext.iommu_output;
+      x.iommu_domain = ext.iommu_domain;
+    }
     Observation o;
     o.verdict = ext.final_verdict();
     o.redirect_bit = ext.redirect_bit;
@@ -471,7 +546,15 @@ class Run {
     m_fabric->settle();
     AgentRequest req = AgentRequest::forged_msi(parse(st, st.to), st.msi_data, options(st));
     req.function = f.function_number;
+    const double issued = now_ns();
     const AgentResult r = agent->issue(req);
+    {
+      TraceTx& x = trace_tx(st.from, "MSI write " + hex(parse(st, st.to)), issued, r.latency.to_seconds() * 1e9,
+                            r.verdict, r.redirect_bit, r.redirect_port, r.path);
+      x.requester = r.requester_on_wire.to_string();
+      x.iommu_checked = r.iommu_checked;
+      x.iommu_output = r.iommu_output;
+    }
     Observation o;
     o.verdict = r.verdict;
     o.redirect_bit = r.redirect_bit;
@@ -700,7 +783,16 @@ class Run {
       if (!g.write(st.ctx, st.iova, src) || !g.write(st.ctx, st.dst, dst))
         fail(st.expect.loc, "expect.data_equal", "source and destination must be mapped to VRAM or peer VRAM to compare");
     }
+    const double issued = now_ns();
     const GpuCopyOutcome c = g.copy(st.ctx, st.iova, st.dst, st.size);
+    {
+      // The copy as one slice (doorbell to idle); hops and verdict are its first failing upstream
+      // request's, else its first's (GpuCopyOutcome); none when the copy stayed in VRAM.
+      TraceTx& x = trace_tx(st.from, "gpu copy " + std::to_string(st.size) + " B", issued, c.seconds * 1e9,
+                            c.upstream ? c.verdict : Verdict{c.completed ? Outcome::Delivered : Outcome::Pending},
+                            c.redirect_bit, c.redirect_port, c.path);
+      for (gpu::GmmuFaultType t : c.gmmu_faults) x.gmmu_faults.push_back(gpu::to_string(t));
+    }
     const Expect& e = st.expect;
     StepResult r;
     std::vector<std::string> exp;
@@ -780,6 +872,8 @@ class Run {
   std::deque<FunctionInfo> m_vf_infos;                 // lookup(): VFs, built when first named
   std::map<std::string, std::unique_ptr<ScenarioGpu>> m_gpus;
   std::map<std::string, std::vector<std::string>> m_peer_slots;  // gpu -> peer gpu per slot
+  ScenarioTrace m_trace;
+  int m_step = 0;  // the step running (1-based), for its trace records
 };
 
 }  // namespace
