@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
-#include <set>
 #include <cstring>
+#include <functional>
 #include <iomanip>
 #include <memory>
+#include <set>
 #include <sstream>
+#include <variant>
 
 #include "cli_common.h"
 #include "devices/dma_agent/dma_agent.h"
@@ -111,13 +113,15 @@ class Run {
     r.name = m_s.name;
     const auto t0 = std::chrono::steady_clock::now();
     try {
+      const std::set<std::string> names = names_in_topology();
+      check_device_names(&names);
       m_fabric = std::make_unique<Fabric>(m_s.topology);
       m_fabric->enumerate();
       cosim::KernelOptions ko;
       ko.iommu = m_s.boot.iommu;
       ko.strict = m_s.boot.strict;
       ko.passthrough = m_s.boot.passthrough;
-      check_device_names();
+      check_device_names();  // and that each is an endpoint function
       m_kernel = std::make_unique<cosim::Kernel>(*m_fabric, ko);
       m_kernel->boot();
       for (const Owner& o : m_s.owners) set_up(o);
@@ -205,10 +209,16 @@ class Run {
   // thread runs (an exception thrown across SystemC's coroutines confuses AddressSanitizer), with
   // the same file:line:field errors the steps give. VF names exist only once sriov_enable has run;
   // gpu_* steps and owners check theirs when they use them.
-  void check_device_names() {
+  // Called twice: before the Fabric exists, against the names the topology file gives (`known`),
+  // so no exception is thrown after SystemC has switched coroutines; then against the fabric, for
+  // the role checks.
+  void check_device_names(const std::set<std::string>* known = nullptr) {
     auto check = [&](const std::string& name, const SourceLoc& loc, const std::string& field) {
-      if (!name.empty() && name.find(".vf") == std::string::npos) function(name, loc, field);
+      if (name.empty() || name.find(".vf") != std::string::npos) return;
+      if (!known) function(name, loc, field);
+      else if (!known->count(name)) fail(loc, field, "no device '" + name + "' in the topology (or no such VF enabled)");
     };
+    auto lookup_known = [&](const std::string& d) { return known ? known->count(d) > 0 : lookup(d) != nullptr; };
     for (const Step& st : m_s.steps) {
       const std::string kind = to_string(st.kind);
       switch (st.kind) {
@@ -223,11 +233,42 @@ class Run {
         case Step::Kind::SriovEnable: check(st.from, st.loc, "sriov_enable.device"); break;
         case Step::Kind::Groups:
           for (const std::string& d : st.devices)
-            if (d.find(".vf") == std::string::npos && !lookup(d)) fail(st.loc, "groups", "no device '" + d + "' in the topology");
+            if (d.find(".vf") == std::string::npos && !lookup_known(d)) fail(st.loc, "groups", "no device '" + d + "' in the topology");
           break;
         default: break;
       }
     }
+  }
+
+  // Every name the topology file gives a node (endpoints, their functions as NAME.fN, ports,
+  // switches, bridges): what Fabric::find can answer once the machine is built.
+  std::set<std::string> names_in_topology() const {
+    std::set<std::string> names;
+    std::function<void(const topo::EndpointSpec&)> endpoint = [&](const topo::EndpointSpec& e) {
+      names.insert(e.name);
+      for (const topo::FunctionSpec& f : e.functions) names.insert(e.name + ".f" + std::to_string(f.function));
+    };
+    std::function<void(const topo::PciBridgeSpec&)> bridge = [&](const topo::PciBridgeSpec& b) {
+      names.insert(b.name);
+      for (const topo::EndpointSpec& e : b.devices) endpoint(e);
+      for (const topo::PciBridgeSpec& c : b.bridges) bridge(c);
+    };
+    std::function<void(const topo::DownstreamPortSpec&)> port = [&](const topo::DownstreamPortSpec& p) {
+      names.insert(p.name);
+      if (!p.child) return;
+      if (const auto* e = std::get_if<topo::EndpointSpec>(&p.child->node)) endpoint(*e);
+      if (const auto* b = std::get_if<topo::PciBridgeSpec>(&p.child->node)) bridge(*b);
+      if (const auto* sw = std::get_if<topo::SwitchSpec>(&p.child->node)) {
+        names.insert(sw->name);
+        for (const topo::DownstreamPortSpec& d : sw->ports) port(d);
+      }
+    };
+    for (const topo::RootComplexSpec& rc : m_s.topology.root_complexes) {
+      names.insert(rc.name);
+      for (const topo::DownstreamPortSpec& p : rc.root_ports) port(p);
+      for (const topo::EndpointSpec& e : rc.integrated) endpoint(e);
+    }
+    return names;
   }
 
   const FunctionInfo& function(const std::string& name, const SourceLoc& loc, const std::string& field) {
