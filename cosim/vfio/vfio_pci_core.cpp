@@ -30,26 +30,10 @@ bool CoreDevice::bar_is_prefetch(int i) const { return pci_resource_flags(pdev, 
 vfio_pci_core_device* core_of(vfio_device* v) { return container_of(v, vfio_pci_core_device, vdev); }
 CoreDevice& state(vfio_pci_core_device* v) { return *static_cast<CoreDevice*>(v->cosim); }
 
-namespace {
-
-// vdev->msix_bar: the BAR holding the MSI-X table (Table BIR), -1 without MSI-X.
-int msix_bar(pci_dev* pdev) {
-  if (!pdev->msix_cap) return -1;
-  u32 table = 0;
-  pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table);
-  return static_cast<int>(table & PCI_MSIX_TABLE_BIR);
-}
-
-// vfio_pci_core_do_io_rw: naturally aligned 4/2/1-byte MMIO.
-long bar_rw(pci_dev* pdev, unsigned bar, uint8_t* buf, size_t count, uint64_t pos, bool write) {
-  const uint64_t len = pci_resource_len(pdev, bar);
-  if (!len || !(pci_resource_flags(pdev, bar) & IORESOURCE_MEM)) return -EINVAL;
-  if (pos >= len) return -EINVAL;
-  count = std::min<uint64_t>(count, len - pos);
-  uint8_t __iomem* io = static_cast<uint8_t __iomem*>(pci_iomap(pdev, static_cast<int>(bar), 0));
+size_t do_io_rw(uint8_t __iomem* io, uint64_t off, uint8_t* buf, size_t count, bool write) {
   size_t done = 0;
   while (done < count) {
-    const uint64_t at = pos + done;
+    const uint64_t at = off + done;
     const unsigned n = (count - done >= 4 && at % 4 == 0) ? 4 : (count - done >= 2 && at % 2 == 0) ? 2 : 1;
     if (write) {
       uint32_t v = 0;
@@ -63,7 +47,27 @@ long bar_rw(pci_dev* pdev, unsigned bar, uint8_t* buf, size_t count, uint64_t po
     }
     done += n;
   }
-  return static_cast<long>(done);
+  return done;
+}
+
+namespace {
+
+// vdev->msix_bar: the BAR holding the MSI-X table (Table BIR), -1 without MSI-X.
+int msix_bar(pci_dev* pdev) {
+  if (!pdev->msix_cap) return -1;
+  u32 table = 0;
+  pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table);
+  return static_cast<int>(table & PCI_MSIX_TABLE_BIR);
+}
+
+// A BAR's part of vfio_pci_bar_rw: the range checks, then do_io_rw.
+long bar_rw(pci_dev* pdev, unsigned bar, uint8_t* buf, size_t count, uint64_t pos, bool write) {
+  const uint64_t len = pci_resource_len(pdev, bar);
+  if (!len || !(pci_resource_flags(pdev, bar) & IORESOURCE_MEM)) return -EINVAL;
+  if (pos >= len) return -EINVAL;
+  count = std::min<uint64_t>(count, len - pos);
+  uint8_t __iomem* io = static_cast<uint8_t __iomem*>(pci_iomap(pdev, static_cast<int>(bar), 0));
+  return static_cast<long>(do_io_rw(io, pos, buf, count, write));
 }
 
 

@@ -3,6 +3,7 @@
 // vfio_pci_priv.h is.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -57,6 +58,9 @@ void msi_disable(vfio_pci_core_device* vdev);
 void release_err_req_triggers(vfio_pci_core_device* vdev);  // at the last close
 
 // vfio_pci_mmap.cpp
+// vfio_pci_core_do_io_rw: `count` bytes at `off` of a mapped range (MMIO or I/O port cookie), in
+// naturally aligned 4/2/1-byte accesses; the bytes moved.
+size_t do_io_rw(uint8_t* io, uint64_t off, uint8_t* buf, size_t count, bool write);  // io: an __iomem cookie
 bool bar_mmap_supported(pci_dev* pdev, int bar);  // vdev->bar_mmap_supported[bar]
 // vfio_pci_zap_and_down_write_memory_lock: every BAR mapping loses its pages; the next user access
 // faults and finds memory decoding as it is then.

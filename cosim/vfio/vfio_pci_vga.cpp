@@ -111,22 +111,7 @@ long vga_rw(vfio_pci_core_device* vdev, uint8_t* buf, size_t count, long long* p
   // vfio_pci_core_do_io_rw with test_mem false: the VGA range is a legacy resource, not a BAR, so
   // the Command register's Memory Space Enable is not checked; naturally aligned 4/2/1 bytes.
   auto* io = static_cast<uint8_t __iomem*>(iomem);
-  size_t done = 0;
-  while (done < count) {
-    const uint64_t at = off + done;
-    const unsigned n = (count - done >= 4 && at % 4 == 0) ? 4 : (count - done >= 2 && at % 2 == 0) ? 2 : 1;
-    if (write) {
-      uint32_t v = 0;
-      std::memcpy(&v, buf + done, n);
-      if (n == 4) iowrite32(v, io + at);
-      else if (n == 2) iowrite16(static_cast<u16>(v), io + at);
-      else iowrite8(static_cast<u8>(v), io + at);
-    } else {
-      const uint32_t v = n == 4 ? ioread32(io + at) : n == 2 ? ioread16(io + at) : ioread8(io + at);
-      std::memcpy(buf + done, &v, n);
-    }
-    done += n;
-  }
+  const size_t done = do_io_rw(io, off, buf, count, write);
   vga_put(vdev->pdev, rsrc);
   if (is_ioport) ioport_unmap(iomem);
   else iounmap(iomem);
