@@ -88,7 +88,7 @@ static void step_msi(struct probe *p)
 		pj_result(&p->j, "set_irqs", rc);
 		if (rc == 0) {
 			wr(p, EDU_IRQ_RAISE, EDU_PROBE_IRQ);
-			pj_int(&p->j, "eventfd_count", (long long)probe_wait_msi(p, 1000));
+			pj_int(&p->j, "eventfd_count", (long long)probe_wait_eventfd(p, p->msi_fd, 1000));
 			pj_hex(&p->j, "irq_status", rd(p, EDU_IRQ_STATUS));
 			wr(p, EDU_IRQ_ACK, EDU_PROBE_IRQ);
 			pj_hex(&p->j, "irq_status_after_ack", rd(p, EDU_IRQ_STATUS));
@@ -108,7 +108,7 @@ static void step_dma(struct probe *p)
 		pj_result(&p->j, "device_to_ram", edu_dma(p, EDU_BUFFER, iova + PROBE_PAGE, EDU_DMA_TO_RAM | EDU_DMA_IRQ));
 		pj_bool(&p->j, "data_equal", memcmp(src, dst, n) == 0);
 		if (p->msi_fd >= 0) {
-			pj_int(&p->j, "completion_msi", (long long)probe_wait_msi(p, 1000));
+			pj_int(&p->j, "completion_msi", (long long)probe_wait_eventfd(p, p->msi_fd, 1000));
 			wr(p, EDU_IRQ_ACK, EDU_DMA_IRQ_VALUE);
 		}
 	}

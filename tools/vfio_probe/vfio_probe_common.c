@@ -48,12 +48,11 @@ long probe_set_command_bits(struct probe *p, uint16_t set, uint16_t clear)
 	return probe_cfg_write16(p, 0x04, cmd);
 }
 
-/* Waits for the MSI eventfd; returns its counter (0: nothing arrived). */
-uint64_t probe_wait_msi(struct probe *p, int timeout_ms)
+uint64_t probe_wait_eventfd(struct probe *p, int fd, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = p->msi_fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	uint64_t count = 0;
-	if (p->sys->poll(&pfd, 1, timeout_ms) > 0 && p->sys->read(p->msi_fd, &count, 8) == 8)
+	if (fd >= 0 && p->sys->poll(&pfd, 1, timeout_ms) > 0 && p->sys->read(fd, &count, 8) == 8)
 		return count;
 	return 0;
 }

@@ -56,8 +56,8 @@ long probe_set_command_bits(struct probe *p, uint16_t set, uint16_t clear);
  * A failed read returns all ones, as a bus error does. */
 uint32_t probe_bar_rd(struct probe *p, int bar, uint64_t off);
 long probe_bar_wr(struct probe *p, int bar, uint64_t off, uint32_t v);
-/* Waits for the interrupt eventfd; returns its counter (0: nothing arrived). */
-uint64_t probe_wait_msi(struct probe *p, int timeout_ms);
+/* Waits for interrupt eventfd `fd` (p->msi_fd, p->aux_fd); returns its counter (0: nothing arrived). */
+uint64_t probe_wait_eventfd(struct probe *p, int fd, int timeout_ms);
 int probe_all_bytes(const uint8_t *b, size_t n, uint8_t v);
 void probe_fill_pattern(uint8_t *b, size_t n);
 long probe_map_dma(struct probe *p, void *vaddr, uint64_t iova, uint64_t size);

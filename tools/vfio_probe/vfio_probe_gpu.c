@@ -144,15 +144,6 @@ static void ce_status(struct probe *p, uint32_t st)
 	pj_int(&p->j, "ce_get", g_rd(p, GPU_CE_GET));
 }
 
-static uint64_t wait_fd(struct probe *p, int fd, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint64_t count = 0;
-	if (fd >= 0 && p->sys->poll(&pfd, 1, timeout_ms) > 0 && p->sys->read(fd, &count, 8) == 8)
-		return count;
-	return 0;
-}
-
 static void step_identity(struct probe *p)
 {
 	uint16_t ids[2] = { 0, 0 };
@@ -283,7 +274,7 @@ static void step_copy(struct probe *p)
 		submit(p, slot, GPU_CE_OP_COPY, 0, VA_PAGE(PG_SYS_SRC), VA_PAGE(PG_VRAM0), n, 0);
 		submit(p, slot + 1, GPU_CE_OP_COPY, GPU_CE_FLAG_SEMAPHORE | GPU_CE_FLAG_INTERRUPT, VA_PAGE(PG_VRAM0),
 		       VA_PAGE(PG_SYS_DST), n, VA_PAGE(PG_SEM));
-		pj_int(&p->j, "ce_msi", (long long)wait_fd(p, p->msi_fd, CE_TIMEOUT_MS));
+		pj_int(&p->j, "ce_msi", (long long)probe_wait_eventfd(p, p->msi_fd, CE_TIMEOUT_MS));
 		ce_status(p, ce_wait(p));
 		pj_int(&p->j, "ce_completed", g_rd(p, GPU_CE_COMPLETED));
 		pj_hex(&p->j, "semaphore", vram_rd64(p, VRAM_SEMAPHORE));
@@ -330,7 +321,7 @@ static void step_gmmu_fault(struct probe *p)
 	pj_hex(&p->j, "status_after_resume", g_rd(p, GPU_CE_STATUS));
 	const uint32_t put_before = g_rd(p, GPU_FAULT_PUT);
 	submit(p, g_rd(p, GPU_CE_GET), GPU_CE_OP_COPY, 0, VA_PAGE(PG_UNMAPPED), VA_PAGE(PG_VRAM1), 64, 0);
-	pj_int(&p->j, "fault_msi", (long long)wait_fd(p, p->aux_fd, CE_TIMEOUT_MS));
+	pj_int(&p->j, "fault_msi", (long long)probe_wait_eventfd(p, p->aux_fd, CE_TIMEOUT_MS));
 	ce_status(p, ce_wait(p));
 	const uint32_t put = g_rd(p, GPU_FAULT_PUT);
 	pj_int(&p->j, "fault_put", put);
