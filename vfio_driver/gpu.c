@@ -160,16 +160,13 @@ static const struct vfio_pci_regops pciesim_gpu_info_regops = {
 static int pciesim_gpu_read_geometry(struct pciesim_vfio_device *pvdev)
 {
 	struct pci_dev *pdev = pvdev->core_device.pdev;
-	void __iomem *regs = pci_iomap(pdev, 0, GPU_REG_END);
 	struct pciesim_gpu_state *g = &pvdev->gpu;
+	void __iomem *regs = g->regs;
 	u32 boot0;
 
-	if (!regs)
-		return -ENOMEM;
 	boot0 = ioread32(regs + GPU_BOOT0);
 	g->vram_size = ioread32(regs + GPU_VRAM_SIZE_LO) | (u64)ioread32(regs + GPU_VRAM_SIZE_HI) << 32;
 	g->contexts = ioread32(regs + GPU_CAPS) & 0xff;
-	pci_iounmap(pdev, regs);
 	if (boot0 != GPU_BOOT0_VALUE) {
 		pci_warn(pdev, "pciesim GPU: BOOT0 reads %#x, expected %#x\n", boot0, GPU_BOOT0_VALUE);
 		return -EIO;
@@ -180,13 +177,24 @@ static int pciesim_gpu_read_geometry(struct pciesim_vfio_device *pvdev)
 
 int pciesim_gpu_open(struct pciesim_vfio_device *pvdev)
 {
-	int ret = pciesim_gpu_read_geometry(pvdev);
+	struct pci_dev *pdev = pvdev->core_device.pdev;
+	int ret;
 
-	if (ret)
-		return ret;
-	return vfio_pci_core_register_dev_region(&pvdev->core_device, PCIESIM_GPU_INFO_TYPE,
-						 PCIESIM_GPU_INFO_SUBTYPE, &pciesim_gpu_info_regops,
-						 sizeof(struct pciesim_gpu_info), VFIO_REGION_INFO_FLAG_READ, pvdev);
+	/* mapped once per open: the geometry, the trapped window and the scrub all use it */
+	pvdev->gpu.regs = pci_iomap(pdev, 0, GPU_REG_END);
+	if (!pvdev->gpu.regs)
+		return -ENOMEM;
+	ret = pciesim_gpu_read_geometry(pvdev);
+	if (!ret)
+		ret = vfio_pci_core_register_dev_region(&pvdev->core_device, PCIESIM_GPU_INFO_TYPE,
+							PCIESIM_GPU_INFO_SUBTYPE, &pciesim_gpu_info_regops,
+							sizeof(struct pciesim_gpu_info), VFIO_REGION_INFO_FLAG_READ,
+							pvdev);
+	if (ret) {
+		pci_iounmap(pdev, pvdev->gpu.regs);
+		pvdev->gpu.regs = NULL;
+	}
+	return ret;
 }
 
 /* True when BAR `bar` holds the MSI-X table (the core then reports VFIO_REGION_INFO_CAP_MSIX_MAPPABLE). */
@@ -290,7 +298,7 @@ static int pciesim_gpu_inval_write(struct pciesim_vfio_device *pvdev, u32 reg, u
 {
 	struct pci_dev *pdev = pvdev->core_device.pdev;
 	struct pciesim_gpu_state *g = &pvdev->gpu;
-	void __iomem *regs;
+	void __iomem *regs = g->regs;
 	u16 cmd;
 	int ret = 0;
 
@@ -317,9 +325,6 @@ static int pciesim_gpu_inval_write(struct pciesim_vfio_device *pvdev, u32 reg, u
 	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
 	if (!(cmd & PCI_COMMAND_MEMORY))
 		return -EIO;
-	regs = pci_iomap(pdev, 0, GPU_REG_END);
-	if (!regs)
-		return -ENOMEM;
 	if (reg == GPU_INVALIDATE && (val & GPU_INVAL_TRIGGER) && (val & GPU_INVAL_SCOPE) != GPU_INVAL_ALL &&
 	    ioread32(regs + GPU_INVAL_CTX) >= g->contexts) {
 		ret = -EINVAL;
@@ -330,7 +335,6 @@ static int pciesim_gpu_inval_write(struct pciesim_vfio_device *pvdev, u32 reg, u
 			g->invalidations++;
 		}
 	}
-	pci_iounmap(pdev, regs);
 	return ret;
 }
 
@@ -420,16 +424,13 @@ static int pciesim_gpu_fill_vram(struct pciesim_vfio_device *pvdev, void __iomem
 static int pciesim_gpu_scrub_vram(struct pciesim_vfio_device *pvdev)
 {
 	struct pci_dev *pdev = pvdev->core_device.pdev;
-	void __iomem *regs, *bar1;
+	void __iomem *regs = pvdev->gpu.regs, *bar1;
 	u32 count;
 	int ret;
 
-	regs = pci_iomap(pdev, 0, GPU_REG_END);
 	bar1 = pci_iomap(pdev, 1, PAGE_SIZE);
-	if (!regs || !bar1) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!bar1)
+		return -ENOMEM;
 	iowrite32(0, regs + GPU_INTR_ENABLE);
 	iowrite32(0, regs + GPU_BAR1_BLOCK);  /* physical: BAR1 offset = VRAM address */
 	if (ioread32(regs + GPU_CE_STATUS) & (GPU_CE_BUSY | GPU_CE_HALTED)) {
@@ -445,10 +446,7 @@ static int pciesim_gpu_scrub_vram(struct pciesim_vfio_device *pvdev)
 		ret = -EIO;
 	iowrite32(~0u, regs + GPU_INTR_STATUS);
 out:
-	if (bar1)
-		pci_iounmap(pdev, bar1);
-	if (regs)
-		pci_iounmap(pdev, regs);
+	pci_iounmap(pdev, bar1);
 	return ret;
 }
 
@@ -480,4 +478,11 @@ int pciesim_gpu_scrub(struct pciesim_vfio_device *pvdev, bool reset_done)
 	else
 		pci_dbg(pdev, "GPU scrubbed (%llu bytes of VRAM, GMMU TLB)\n", (unsigned long long)pvdev->gpu.vram_size);
 	return ret;
+}
+
+void pciesim_gpu_close(struct pciesim_vfio_device *pvdev)
+{
+	pciesim_gpu_scrub(pvdev, false);
+	pci_iounmap(pvdev->core_device.pdev, pvdev->gpu.regs);
+	pvdev->gpu.regs = NULL;
 }

@@ -28,6 +28,7 @@ struct pciesim_gpu_state {
 	u32 contexts;           /* BAR0 CAPS[7:0] */
 	u32 invalidations;      /* trapped INVALIDATE writes passed to the device */
 	u32 refused;            /* trapped writes refused with -EINVAL */
+	void __iomem *regs;     /* BAR0 up to the copy engine, mapped while the device is open */
 };
 
 struct pciesim_vfio_device {
@@ -60,6 +61,8 @@ int pciesim_edu_scrub(struct pciesim_vfio_device *pvdev);
 /* gpu.c */
 int pciesim_gpu_probe(struct pciesim_vfio_device *pvdev);
 int pciesim_gpu_open(struct pciesim_vfio_device *pvdev);
+/* The last close: the scrub, then the registers' mapping goes. */
+void pciesim_gpu_close(struct pciesim_vfio_device *pvdev);
 int pciesim_gpu_scrub(struct pciesim_vfio_device *pvdev, bool reset_done);
 /* 1 when the GPU personality answered the ioctl (its result in *ret), 0 to pass it on. */
 int pciesim_gpu_ioctl(struct pciesim_vfio_device *pvdev, unsigned int cmd, unsigned long arg, long *ret);

@@ -87,7 +87,7 @@ static void pciesim_vfio_close_device(struct vfio_device *core_vdev)
 
 	/* before the core disables the device: its memory decoding is still on */
 	if (to_pciesim(vdev)->personality == PCIESIM_GPU)
-		pciesim_gpu_scrub(to_pciesim(vdev), false);
+		pciesim_gpu_close(to_pciesim(vdev));
 	else
 		pciesim_edu_scrub(to_pciesim(vdev));
 	vfio_pci_core_close_device(core_vdev);
