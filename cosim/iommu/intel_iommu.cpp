@@ -25,6 +25,8 @@ std::string format(const char* fmt, unsigned long long a, unsigned long long b =
 bool cap_write_drain(uint64_t cap) { return (cap >> 54) & 1; }
 bool cap_read_drain(uint64_t cap) { return (cap >> 55) & 1; }
 bool cap_esirtps(uint64_t cap) { return (cap >> 62) & 1; }
+// MAX_AGAW_PFN_WIDTH = MAX_AGAW_WIDTH (64) - VTD_PAGE_SHIFT: a device-TLB flush of everything.
+constexpr unsigned kMaxAgawPfnWidth = 52;
 unsigned ceil_log2(uint64_t v) {
   unsigned n = 0;
   while ((1ull << n) < v) ++n;
@@ -189,14 +191,16 @@ int IntelIommu::flush_device(uint16_t did_for_context, uint16_t did_for_iotlb, R
 }
 
 // domain_context_mapping_one (VT-d 9.3).
-int IntelIommu::attach_device(IommuDomain& d, RequesterId source) {
+int IntelIommu::attach_device(IommuDomain& d, RequesterId source, bool dev_iotlb) {
   auto it = m_attached.find(source.raw());
   if (it != m_attached.end()) return it->second == d.did() ? 0 : -EBUSY;
   uint64_t* ce = context_entry(source, true);
   if (!ce) return -ENOMEM;
   vtd::ContextEntry e;
   e.present = true;
-  e.tt = 0;  // untranslated requests through the second level; ATS blocked
+  // CONTEXT_TT_MULTI_LEVEL (00b): untranslated requests only, ATS blocked; CONTEXT_TT_DEV_IOTLB
+  // (01b) for a device whose ATS is supported.
+  e.tt = dev_iotlb ? 1 : 0;
   e.aw = static_cast<unsigned>(d.levels() - 2);
   e.did = d.did();
   e.slptptr = d.pgd_phys();
@@ -220,7 +224,15 @@ int IntelIommu::detach_device(RequesterId source) {
     ce[0] = 0;  // not present first
     ce[1] = 0;
   }
-  return flush_device(did, did, source);
+  const int rc = flush_device(did, did, source);
+  // domain_context_clear_one: __iommu_flush_dev_iotlb(info, 0, MAX_AGAW_PFN_WIDTH) for a device
+  // whose ATS is still enabled (iommu_disable_dev_iotlb usually ran first).
+  if (auto d = m_dev_iotlb.find(source.raw()); d != m_dev_iotlb.end()) {
+    const DevIotlb info = d->second;
+    m_dev_iotlb.erase(d);
+    submit({qi::dev_iotlb(source.raw(), info.pfsid, info.qdep, 0, kMaxAgawPfnWidth)});
+  }
+  return rc;
 }
 
 // ---- invalidation -------------------------------------------------------------------------------
@@ -244,7 +256,7 @@ int IntelIommu::flush_iotlb_dsi(uint16_t did) {
 }
 
 // iommu_flush_iotlb_psi / calculate_psi_aligned_address (VT-d 6.5.2.3: 2^AM pages, aligned).
-int IntelIommu::flush_iotlb_psi(uint16_t did, uint64_t addr, uint64_t pages) {
+int IntelIommu::flush_iotlb_psi(uint16_t did, uint64_t addr, uint64_t pages, bool map) {
   if (pages == 0) return 0;
   const uint64_t start = addr & ~0xfffull, end = start + pages * 4096;
   unsigned am = ceil_log2(pages);
@@ -253,9 +265,32 @@ int IntelIommu::flush_iotlb_psi(uint16_t did, uint64_t addr, uint64_t pages) {
     ++am;
     aligned = start & ~((4096ull << am) - 1);
   }
-  if (!m_caps.psi() || am > m_caps.mamv()) return flush_iotlb_dsi(did);
-  return submit({qi::iotlb(qi::kGranDeviceOrPage, did, aligned, am, false, cap_read_drain(m_caps.cap),
-                           cap_write_drain(m_caps.cap))});
+  const int rc = !m_caps.psi() || am > m_caps.mamv()
+                     ? flush_iotlb_dsi(did)
+                     : submit({qi::iotlb(qi::kGranDeviceOrPage, did, aligned, am, false, cap_read_drain(m_caps.cap),
+                                         cap_write_drain(m_caps.cap))});
+  // In caching mode a non-present to present change needs no device-TLB flush.
+  const int dev_rc = !m_caps.caching_mode() || !map ? flush_dev_iotlb(did, aligned, am) : 0;
+  return rc ? rc : dev_rc;
+}
+
+// ---- device TLBs --------------------------------------------------------------------------------
+
+void IntelIommu::dev_iotlb_enabled(RequesterId sid, uint16_t did, uint16_t qdep, uint16_t pfsid) {
+  m_dev_iotlb[sid.raw()] = DevIotlb{did, qdep, pfsid};
+}
+
+void IntelIommu::dev_iotlb_disabled(RequesterId sid) { m_dev_iotlb.erase(sid.raw()); }
+
+int IntelIommu::flush_dev_iotlb(uint16_t did, uint64_t addr, unsigned mask) {
+  int rc = 0;
+  for (const auto& [sid, info] : m_dev_iotlb) {
+    if (info.did != did) continue;
+    // One qi_submit_sync per device, as Linux's __iommu_flush_dev_iotlb.
+    const int r = submit({qi::dev_iotlb(sid, info.pfsid, info.qdep, addr, mask)});
+    if (r && !rc) rc = r;
+  }
+  return rc;
 }
 
 // ---- interrupt remapping enable (irq_remapping.c intel_setup_irq_remapping,

@@ -94,7 +94,9 @@ class IntelIommu {
   // Writes the context entry of `source` (a device or one of its DMA aliases): TT = 0, AW from
   // the domain's levels, DID, SLPTPTR; then a device-selective context-cache and a
   // domain-selective IOTLB invalidation. 0, -EBUSY if attached to another domain, -ENOMEM.
-  int attach_device(IommuDomain& d, RequesterId source);
+  // `dev_iotlb`: the device's ATS is supported (intel_ats.h intel_ats_supported): the entry's TT is
+  // CONTEXT_TT_DEV_IOTLB (01b: translation and translated requests allowed, VT-d 9.3).
+  int attach_device(IommuDomain& d, RequesterId source, bool dev_iotlb = false);
   // Clears the context entry and invalidates (context-cache device-selective, IOTLB for the old
   // domain). -ENODEV when nothing was attached.
   int detach_device(RequesterId source);
@@ -106,7 +108,17 @@ class IntelIommu {
   int flush_iotlb_dsi(uint16_t did);
   // Page-selective over `pages` 4 KiB pages from addr (AM = log2 of the aligned power-of-two
   // span; domain-selective when CAP.PSI is clear or AM would exceed CAP.MAMV).
-  int flush_iotlb_psi(uint16_t did, uint64_t addr, uint64_t pages);
+  // Then, unless `map` under CAP.CM (a non-present to present change), the device TLBs of the
+  // domain's ATS devices for the same range (Linux iommu_flush_iotlb_psi).
+  int flush_iotlb_psi(uint16_t did, uint64_t addr, uint64_t pages, bool map = false);
+  // ---- device TLBs (intel_ats.h; Linux device_domain_info ats_enabled / ats_qdep / pfsid) ----
+  void dev_iotlb_enabled(RequesterId sid, uint16_t did, uint16_t qdep, uint16_t pfsid);
+  void dev_iotlb_disabled(RequesterId sid);
+  bool dev_iotlb(RequesterId sid) const { return m_dev_iotlb.count(sid.raw()) != 0; }
+  // iommu_flush_dev_iotlb: one device-TLB invalidation (qi_flush_dev_iotlb) per ATS device of
+  // domain `did`, for 2^mask pages at addr (mask 52 = MAX_AGAW_PFN_WIDTH: everything). 0 or the
+  // first queue error.
+  int flush_dev_iotlb(uint16_t did, uint64_t addr, unsigned mask);
   int submit(const std::vector<QiDescriptor>& batch);
 
   // ---- faults (dmar.c) ----
@@ -160,6 +172,10 @@ class IntelIommu {
   std::map<uint8_t, uint64_t*> m_context;     // bus -> context table
   std::map<uint16_t, std::unique_ptr<IommuDomain>> m_domains;
   std::map<uint16_t, uint16_t> m_attached;    // source id -> DID
+  struct DevIotlb {
+    uint16_t did = 0, qdep = 0, pfsid = 0;
+  };
+  std::map<uint16_t, DevIotlb> m_dev_iotlb;   // source id -> an ATS-enabled device
   uint16_t m_next_did = 1;                    // DID 0 is reserved (Linux FLPT_DEFAULT_DID / CM)
 
   bool m_fault_pending = false;

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "groups/acs_override.h"
 #include "groups/acs_quirks.h"
 #include "groups/iommu_groups.h"
+#include "iommu/intel_ats.h"
 #include "iommu/intel_iommu.h"
 #include "iommu/iommu_core.h"
 #include "iommu/remapping_unit.h"
@@ -165,7 +167,13 @@ void IommuApi::probe_devices() {
     host.functions.push_back(f);
   }
   host.link_parents();
-  const groups::GroupResult r = groups::compute_iommu_groups(host);
+  groups::GroupAssumptions assume;
+  if (const groups::AcsOverride& ov = m_kernel.options().acs_override; ov.any())
+    // The patch's last pci_dev_acs_enabled[] entry (pcie_acs_overrides), consulted after the quirks.
+    assume.acs_override = [ov](const groups::HostView& h, int index, groups::PortType t) {
+      return groups::acs_override_isolates(ov, h, index, t);
+    };
+  const groups::GroupResult r = groups::compute_iommu_groups(host, assume);
   for (const std::string& why : r.undecidable_because)
     m_kernel.printk(LogLevel::Warning, "iommu: cannot group: " + why + "\n");
   const unsigned type = m_kernel.options().passthrough ? IOMMU_DOMAIN_IDENTITY
@@ -283,12 +291,19 @@ int IommuApi::attach_device_to(DomainRec* d, PciDev& dev) {
   if (d->type == IOMMU_DOMAIN_BLOCKED) return -EINVAL;
   IommuDomain* hw = hw_domain(d, unit);
   if (DomainRec* old = domain_of(dev); old && old != d) detach_device_from(old, dev);
+  // intel_iommu_probe_device's info->ats_supported; ATS stays off while the context changes
+  // (iommu_disable_dev_iotlb before domain_context_clear_one, intel_ats.h).
+  const bool ats = intel_ats_supported(m_kernel, *unit, dev);
+  iommu_disable_dev_iotlb(m_kernel, *unit, dev);
   for (RequesterId alias : dma_aliases(dev)) {
     if (unit->attached_domain(alias) == hw) continue;
     if (unit->attached_domain(alias)) unit->detach_device(alias);
-    const int rc = unit->attach_device(*hw, alias);
+    // domain_context_mapping_one: CONTEXT_TT_DEV_IOTLB for the device itself (its aliases have no
+    // device_domain_info of their own).
+    const int rc = unit->attach_device(*hw, alias, ats && alias == dev.bdf);
     if (rc) return rc;
   }
+  if (ats) iommu_enable_dev_iotlb(m_kernel, *unit, dev, hw->did());
   m_domain_of[&dev] = d;
   ++d->attached;
   return 0;
@@ -297,6 +312,7 @@ int IommuApi::attach_device_to(DomainRec* d, PciDev& dev) {
 void IommuApi::detach_device_from(DomainRec* d, PciDev& dev) {
   IntelIommu* unit = unit_for(dev);
   if (!unit || domain_of(dev) != d) return;
+  iommu_disable_dev_iotlb(m_kernel, *unit, dev);  // dmar_remove_one_dev_info: before the context goes
   for (RequesterId alias : dma_aliases(dev))
     if (unit->attached_domain(alias)) unit->detach_device(alias);
   m_domain_of.erase(&dev);

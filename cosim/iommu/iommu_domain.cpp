@@ -99,7 +99,7 @@ int IommuDomain::map(uint64_t iova, uint64_t phys, uint64_t size, unsigned prot)
     return rc;
   }
   // CAP.CM: not-present entries may be cached, so a new mapping needs an invalidation (VT-d 6.1).
-  if (m_iommu.caps().caching_mode()) return flush_range(iova, size);
+  if (m_iommu.caps().caching_mode()) return flush_range(iova, size, true);
   return 0;
 }
 
@@ -154,15 +154,18 @@ uint64_t IommuDomain::iova_to_phys(uint64_t iova) const {
   return 0;
 }
 
-int IommuDomain::flush_range(uint64_t iova, uint64_t size) {
-  return m_iommu.flush_iotlb_psi(m_did, iova, (size + kSize4k - 1) / kSize4k);
+int IommuDomain::flush_range(uint64_t iova, uint64_t size, bool map) {
+  return m_iommu.flush_iotlb_psi(m_did, iova, (size + kSize4k - 1) / kSize4k, map);
 }
 
 int IommuDomain::flush_lazy() {
   if (m_fq.empty()) return 0;
   m_fq.clear();
-  // Linux fq_flush_iotlb -> iommu_flush_iotlb_all: a domain-selective IOTLB invalidation.
-  return m_iommu.flush_iotlb_dsi(m_did);
+  // Linux fq_flush_iotlb -> intel_flush_iotlb_all: a domain-selective IOTLB invalidation, then
+  // (without CAP.CM) the ATS devices' TLBs, all of them (MAX_AGAW_PFN_WIDTH).
+  const int rc = m_iommu.flush_iotlb_dsi(m_did);
+  const int dev_rc = m_iommu.caps().caching_mode() ? 0 : m_iommu.flush_dev_iotlb(m_did, 0, 52);
+  return rc ? rc : dev_rc;
 }
 
 int IommuDomain::service_flush_timer(uint64_t now_ps) {

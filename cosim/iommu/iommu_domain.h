@@ -74,7 +74,7 @@ class IommuDomain {
   // The entry of `level` for iova, allocating tables on the way down; nullptr if a large leaf is
   // in the way or memory is exhausted.
   uint64_t* entry_for(uint64_t iova, int level, bool allocate);
-  int flush_range(uint64_t iova, uint64_t size);
+  int flush_range(uint64_t iova, uint64_t size, bool map = false);
 
   IntelIommu& m_iommu;
   KernelMemory& m_mem;

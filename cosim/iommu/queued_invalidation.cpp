@@ -23,6 +23,16 @@ QiDescriptor iotlb(unsigned granularity, uint16_t did, uint64_t addr, unsigned a
           (addr & ~0xfffull) | (uint64_t{ih} << 6) | (am & 0x3f)};
 }
 QiDescriptor iec_global() { return {kTypeIec, 0}; }
+QiDescriptor dev_iotlb(uint16_t sid, uint16_t pfsid, uint16_t qdep, uint64_t addr, unsigned mask) {
+  constexpr uint64_t kPageMask = ~0xfffull;  // VTD_PAGE_MASK
+  constexpr unsigned kMaxInvs = 32;           // QI_DEV_IOTLB_MAX_INVS
+  uint64_t qw1 = addr & kPageMask;
+  if (mask) qw1 = ((addr | ((1ull << (12 + mask - 1)) - 1)) & kPageMask) | 1;  // QI_DEV_IOTLB_SIZE
+  if (qdep >= kMaxInvs) qdep = 0;
+  const uint64_t qw0 = (uint64_t{sid} << 32) | (uint64_t{qdep & 0x1fu} << 16) | kTypeDevIotlb |
+                       (uint64_t{pfsid & 0xfu} << 12) | (uint64_t{(pfsid >> 4) & 0xfffu} << 52);
+  return {qw0, qw1};
+}
 QiDescriptor iec_index(uint16_t index, unsigned index_mask) {
   return {kTypeIec | (1ull << 4) | (uint64_t{index_mask & 0x1f} << 27) | (uint64_t{index} << 32), 0};
 }

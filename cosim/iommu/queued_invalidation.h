@@ -22,7 +22,7 @@ struct QiDescriptor {
 
 // VT-d 6.5.2.1-6.5.2.6 descriptor encodings (Linux QI_* macros).
 namespace qi {
-inline constexpr uint64_t kTypeContext = 0x1, kTypeIotlb = 0x2, kTypeIec = 0x4, kTypeWait = 0x5;
+inline constexpr uint64_t kTypeContext = 0x1, kTypeIotlb = 0x2, kTypeDevIotlb = 0x3, kTypeIec = 0x4, kTypeWait = 0x5;
 inline constexpr unsigned kGranGlobal = 1, kGranDomain = 2, kGranDeviceOrPage = 3;
 // 6.5.2.2 context-cache invalidate: G 5:4, DID 31:16, SID 47:32, FM 49:48.
 QiDescriptor context(unsigned granularity, uint16_t did = 0, uint16_t sid = 0, unsigned fm = 0);
@@ -32,6 +32,10 @@ QiDescriptor iotlb(unsigned granularity, uint16_t did = 0, uint64_t addr = 0, un
 // 6.5.2.7 interrupt-entry-cache invalidate: G bit 4 (1 = index-selective), IM 31:27, IIDX 47:32.
 QiDescriptor iec_global();
 QiDescriptor iec_index(uint16_t index, unsigned index_mask = 0);
+// 6.5.2.5 device-TLB invalidate, as Linux qi_flush_dev_iotlb encodes it: SID 47:32, MIP (the
+// device's queue depth, 0 when it is 32 or more) 20:16, PFSID 15:12 and 63:52; qw1 ADDR 63:12 with
+// S = 1 and the size in the address bits below it when mask > 0 (2^mask pages).
+QiDescriptor dev_iotlb(uint16_t sid, uint16_t pfsid, uint16_t qdep, uint64_t addr, unsigned mask);
 }  // namespace qi
 
 class QueuedInvalidation {

@@ -78,6 +78,12 @@ void Kernel::boot() {
   if (m_booted) return;
   if (!m_fabric.enumerated()) m_fabric.enumerate();  // the firmware runs before the kernel
   m_log.log(LogLevel::Notice, "pciesim co-simulated kernel (Linux 6.1 kernel API)");
+  // start_kernel prints the command line (KERN_NOTICE); here, the parameters the layer models.
+  std::string cmdline = m_options.iommu ? "intel_iommu=on" : "intel_iommu=off";
+  if (m_options.passthrough) cmdline += " iommu=pt";
+  if (m_options.strict) cmdline += " iommu.strict=1";
+  if (m_options.acs_override.any()) cmdline += " pcie_acs_override=" + m_options.acs_override.text();
+  m_log.log(LogLevel::Notice, "Kernel command line: " + cmdline);
   char line[160];
   std::snprintf(line, sizeof line, "Memory: kernel range [mem %#llx-%#llx] in the simulated DRAM",
                 (unsigned long long)m_memory->base(), (unsigned long long)(m_memory->base() + m_memory->size() - 1));

@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 
+#include "groups/acs_override.h"
 #include "iommu/intel_iommu.h"
 #include "kernel/files.h"
 #include "kernel/kernel_cpu.h"
@@ -50,6 +51,9 @@ struct KernelOptions {
   bool passthrough = false;  // iommu=pt: identity default domains
   bool strict = false;       // iommu.strict=1; Linux 6.1 on x86 defaults to lazy (flush queue)
   IntelIommuOptions intel;
+  // pcie_acs_override=... of the out-of-tree ACS override patch (cosim/groups/acs_override.h):
+  // the IOMMU core groups as a kernel with the patch would; no ACS register changes.
+  groups::AcsOverride acs_override;
 };
 
 class Kernel {

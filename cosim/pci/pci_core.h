@@ -60,6 +60,13 @@ struct PciDev {
   uint16_t iov_ctrl = 0;
   uint32_t iov_pgsz = 0;
   std::array<uint32_t, 6> iov_bars{};
+  // ATS (Linux struct pci_dev ats_cap / ats_stu / ats_enabled, drivers/pci/ats.c;
+  // cosim/iommu/intel_ats.h). `untrusted`: Linux's pci_dev::untrusted (a device behind an
+  // external-facing port); ATS is never enabled for it.
+  uint16_t ats_cap = 0;
+  uint8_t ats_stu = 0;
+  bool ats_enabled = false;
+  bool untrusted = false;
 };
 
 class PciCore {

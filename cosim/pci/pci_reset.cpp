@@ -2,6 +2,7 @@
 // pci_reset_secondary_bus, __pci_reset_function_locked's method order, pci_reset_bus.
 #include <cstdio>
 
+#include "iommu/intel_ats.h"
 #include "kernel/kernel.h"
 #include "pci/pci_core.h"
 #include "pci/pci_msi.h"
@@ -32,6 +33,7 @@ void PciCore::restore_state(PciDev& d) {
   // (pci_restore_config_space), then ACS and the MSI/MSI-X state.
   if (dev->pcie_cap)
     for (int off : kPcieSaved) config_write(dev, dev->pcie_cap + off, 2, d.saved[static_cast<size_t>((dev->pcie_cap + off) / 2)]);
+  pci_restore_ats_state(*this, d);  // after the PCIe state, as Linux 6.1 (cosim/iommu/intel_ats.h)
   for (int i = 15; i >= 0; --i) {
     uint32_t now = 0;
     config_read(dev, i * 4, 4, now);

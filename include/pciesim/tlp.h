@@ -57,6 +57,17 @@ constexpr bool is_memory(TlpKind k) {
 enum class AddressType : uint8_t { Untranslated = 0, TranslationRequest = 1, Translated = 2 };
 const char* to_string(AddressType at);
 
+// What a request issued with ATS (DmaOptions::ats, models/pcie/ats.h) found in the function's
+// Address Translation Cache.
+enum class AtcOutcome : uint8_t {
+  NotUsed,         // not an ATS request, or ATS Enable clear: sent untranslated
+  Hit,             // sent translated (AT = 10b) with the cached translation
+  Miss,            // a Translation Request filled the ATC, then sent translated
+  NoTranslation,   // the completion had R = W = 0 (or lacked the right): sent untranslated
+  RequestFailed,   // the Translation Request itself failed: its verdict is the record's
+};
+const char* to_string(AtcOutcome o);
+
 // PCIe 7.7.8: ACS capability / control bit positions.
 enum class AcsBit : uint8_t { SV = 0, TB = 1, RR = 2, CR = 3, UF = 4, EC = 5, DT = 6, None = 0xff };
 const char* to_string(AcsBit bit);
@@ -131,19 +142,32 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
   uint64_t iommu_output = 0;        // physical address it was translated to
   uint16_t iommu_domain = 0;        // domain id of the translation
   HopId iommu_unit = kNoHop;
+  // ATS requests: what the ATC did, and the Translation Request's completion entry on a miss.
+  AtcOutcome atc = AtcOutcome::NotUsed;
+  uint64_t ats_completion = 0;
 
   // --- the record ---
   std::array<HopId, kMaxHops> hops{};
+  // When the request (the burst's first TLP) reached each hop: simulated time plus the TLM delay
+  // at that point. Valid for every hop when hop_times is set; a route replayed from the route
+  // cache (models/pcie/route_cache.h) restores the hops but not their times, and clears it.
+  std::array<sc_core::sc_time, kMaxHops> hop_at{};
+  bool hop_times = true;
   uint8_t hop_count = 0;
   bool hops_truncated = false;
   Verdict verdict;                  // terminal outcome
   AcsBit redirect_bit = AcsBit::None;
   HopId redirect_port = kNoHop;
 
-  void add_hop(HopId h) {
+  // `delay`: the caller's TLM delay argument (when the request is at this hop, relative to now).
+  void add_hop(HopId h, const sc_core::sc_time& delay) {
     if (!record_path) return;
-    if (hop_count < kMaxHops) hops[hop_count++] = h;
-    else hops_truncated = true;
+    if (hop_count < kMaxHops) {
+      hop_at[hop_count] = sc_core::sc_time_stamp() + delay;
+      hops[hop_count++] = h;
+    } else {
+      hops_truncated = true;
+    }
   }
   // The completer, or the component that ends the transaction, calls exactly one of these.
   void deliver(HopId at_port) { finish(Outcome::Delivered, AcsBit::None, at_port); }
@@ -169,6 +193,7 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
   }
   void reset_record() {
     hop_count = 0;
+    hop_times = true;
     hops_truncated = false;
     verdict = Verdict{};
     redirect_bit = AcsBit::None;
@@ -180,6 +205,8 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
     iommu_input = iommu_output = 0;
     iommu_domain = 0;
     iommu_unit = kNoHop;
+    atc = AtcOutcome::NotUsed;
+    ats_completion = 0;
   }
 
   tlm::tlm_extension_base* clone() const override {

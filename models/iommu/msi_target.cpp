@@ -23,7 +23,7 @@ MsiTarget::MsiTarget(sc_core::sc_module_name name, LocalApicSink& sink)
 
 void MsiTarget::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   auto* ext = gp.get_extension<PcieExtension>();
-  if (ext) ext->add_hop(m_hop);
+  if (ext) ext->add_hop(m_hop, delay);
   if (!gp.is_write() || gp.get_data_length() != 4) {  // only DWORD writes are messages
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     if (ext) ext->fail(Outcome::UnsupportedRequest, m_hop);

@@ -15,6 +15,8 @@ Capabilities capabilities_for(const topo::IommuSpec& spec) {
   Capabilities c = spec.preset == "qemu-7.2" ? Capabilities::qemu_7_2() : Capabilities::server();
   if (spec.cap) c.cap = *spec.cap;
   if (spec.ecap) c.ecap = *spec.ecap;
+  // QEMU intel_iommu.c vtd_init: device-iotlb=on sets ECAP.DT (VT-d 11.4.3 bit 2).
+  if (spec.device_iotlb) c.ecap |= 1ull << 2;
   return c;
 }
 
@@ -188,7 +190,7 @@ void RemappingUnit::interrupt(tlm::tlm_generic_payload& gp, PcieExtension& ext, 
   }
   if (r.posted) commit_posted_interrupt(r.post, m_memory);
   deliver(r, msi, m_apic, (sc_core::sc_time_stamp() + delay).value());
-  ext.add_hop(m_apic_hop);
+  ext.add_hop(m_apic_hop, delay);
   ext.deliver(m_apic_hop);
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
 }
@@ -248,7 +250,7 @@ Translation from_entry(const IotlbEntry& e, uint64_t addr, uint16_t did) {
 
 bool RemappingUnit::begin_translation(tlm::tlm_generic_payload& gp, PcieExtension& ext, sc_core::sc_time& delay,
                                       uint64_t& output) {
-  ext.add_hop(m_hop);
+  ext.add_hop(m_hop, delay);
   const uint64_t addr = gp.get_address();
   ext.iommu_checked = true;
   ext.iommu_unit = m_hop;
@@ -557,7 +559,7 @@ void RemappingUnit::hand_on(tlm::tlm_generic_payload& gp, sc_core::sc_time& dela
   gp.set_address(addr);
 }
 
-void RemappingUnit::regs(tlm::tlm_generic_payload& gp, sc_core::sc_time&) {
+void RemappingUnit::regs(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
   const uint64_t off = gp.get_address() - m_spec.register_base;
   const unsigned len = gp.get_data_length();
   auto* ext = gp.get_extension<PcieExtension>();
@@ -579,7 +581,7 @@ void RemappingUnit::regs(tlm::tlm_generic_payload& gp, sc_core::sc_time&) {
     if (off == reg::kGcmd) invalidate_routes();
   }
   if (ext) {
-    ext->add_hop(m_hop);
+    ext->add_hop(m_hop, delay);
     ext->deliver(m_hop);
   }
   gp.set_response_status(tlm::TLM_OK_RESPONSE);

@@ -1,4 +1,5 @@
 #include "pcie/capabilities.h"
+#include "pcie/ats.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -450,7 +451,7 @@ uint16_t add_ari_cap(ConfigSpace& cs, uint8_t next_function) {
 
 CapOffsets build_endpoint_function(ConfigSpace& cs, const topo::FunctionSpec& fn, const EndpointParams& p) {
   if (!is_endpoint(p.type)) bad(fn.loc, "an endpoint function needs an endpoint device/port type");
-  if (p.conventional && (fn.aer || fn.ari || fn.acs.present || cs.extended()))
+  if (p.conventional && (fn.aer || fn.ari || fn.ats || fn.acs.present || cs.extended()))
     bad(fn.loc, "a conventional PCI function has a 256-byte configuration space and no extended capabilities");
   build_type0_header(cs, fn, p.multifunction);
   CapOffsets o;
@@ -472,6 +473,7 @@ CapOffsets build_endpoint_function(ConfigSpace& cs, const topo::FunctionSpec& fn
   if (fn.aer) o.aer = add_aer_cap(cs, p.type);
   if (fn.acs.present) o.acs = add_acs_cap(cs, fn.acs);
   if (fn.ari) o.ari = add_ari_cap(cs, p.ari_next_function);
+  if (fn.ats) o.ats = add_ats_cap(cs);  // PCIe 10.5.1
   return o;
 }
 

@@ -23,6 +23,7 @@ namespace pciesim {
 struct CapOffsets {
   uint16_t pm = 0, msi = 0, msix = 0, pcie = 0;  // classic list
   uint16_t aer = 0, acs = 0, ari = 0;            // extended list
+  uint16_t ats = 0;                               // extended list (models/pcie/ats.h)
 };
 
 // ---------------------------------------------------------------------------------------------

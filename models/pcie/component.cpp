@@ -43,7 +43,7 @@ void Component::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core:
     return;
   }
   int port = m_port_of_in[in_index];
-  if (m_record_ingress) ext->add_hop(m_ports[port].hop);
+  if (m_record_ingress) ext->add_hop(m_ports[port].hop, delay);
   handle(port, gp, *ext, delay);
 }
 

@@ -32,6 +32,7 @@ Endpoint::Endpoint(sc_core::sc_module_name name, const topo::EndpointSpec& spec,
   m_by_number.assign(max_fn + 1, nullptr);
   m_function_hops.assign(max_fn + 1, kNoHop);
   m_msix.resize(max_fn + 1);
+  m_ats.resize(max_fn + 1);
   m_dma_as_function.assign(max_fn + 1, -1);
   for (const auto& f : spec.functions) {
     if (!f.ari) m_dma_as_function[static_cast<unsigned>(f.function)] = static_cast<int8_t>(f.dma_as_function);
@@ -46,6 +47,10 @@ Endpoint::Endpoint(sc_core::sc_module_name name, const topo::EndpointSpec& spec,
     fn->set_devfn(static_cast<uint8_t>(ari ? f.function : (spec.device << 3) | f.function));
     const auto n = static_cast<unsigned>(f.function);
     if (fn->msix_cap()) m_msix[n] = std::make_unique<MsixTable>(fn->config(), fn->msix_cap());
+    if (const uint16_t ats_off = f.ats ? fn->config().find_ext_capability(regs::kExtCapIdAts) : 0) {
+      m_ats[n] = std::make_unique<AtsFunction>(fn->config(), ats_off);
+      fn->add_config_watcher([a = m_ats[n].get()](uint16_t, unsigned) { a->config_written(); });
+    }
     fn->set_intx_listener([this, n](bool level) {
       if (m_intx_listener) m_intx_listener(n, function(n)->interrupt_pin(), level);
     });
@@ -146,6 +151,7 @@ RequesterId Endpoint::dma_requester(unsigned fn, unsigned phantom) const {
 
 const PcieExtension& Endpoint::dma(unsigned fn, TlpKind kind, uint64_t addr, uint8_t* data, unsigned len,
                                    sc_core::sc_time& delay, const DmaOptions& opt) {
+  if (opt.ats) return dma_ats(fn, kind, addr, data, len, delay, opt);
   DmaSlot* slot = &m_slot;
   if (m_dma_depth) {  // issued from inside another dma() (a BAR handler it reached, an MSI)
     if (m_nested.size() < m_dma_depth) m_nested.push_back(std::make_unique<DmaSlot>());
@@ -183,7 +189,7 @@ void Endpoint::issue(DmaSlot& slot, PciFunction& f, HopId origin, sc_core::sc_ti
   PcieExtension& ext = *slot.ext;
   const TlpKind kind = ext.kind;
   const uint64_t addr = gp.get_address();
-  ext.add_hop(origin);
+  ext.add_hop(origin, delay);
   // PCIe 7.5.1.1.3: with Bus Master Enable clear a function must not issue memory requests.
   if (!f.bus_master()) {
     fail(gp, ext, Outcome::UnsupportedRequest, origin);
@@ -191,7 +197,8 @@ void Endpoint::issue(DmaSlot& slot, PciFunction& f, HopId origin, sc_core::sc_ti
   }
   // PCIe 6.12.1.2: a multi-function device may route P2P between its functions internally;
   // ACS RR (or EC with the sibling's bit set) in the requesting function sends it out instead.
-  if (is_memory(kind) && !spoofed) {
+  // A device that routes nothing internally (set_internal_p2p) sends every request out.
+  if (m_internal_p2p && is_memory(kind) && !spoofed) {
     for (unsigned n = 0; n < m_by_number.size(); ++n) {
       PciFunction* sib = m_by_number[n];
       if (!sib || sib == &f) continue;
@@ -329,7 +336,7 @@ const PcieExtension& Endpoint::send_msg(unsigned fn, uint8_t code, sc_core::sc_t
     return ext;
   }
   ext.requester = ext.original_requester = f->bdf();
-  ext.add_hop(function_hop(fn));
+  ext.add_hop(function_hop(fn), delay);
   ++m_dma_depth;
   forward(kUpstreamPort, gp, ext, delay);
   --m_dma_depth;

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pcie/ats.h"
 #include "pcie/component.h"
 #include "pcie/function.h"
 #include "pcie/msi_signal.h"
@@ -39,6 +40,11 @@ struct DmaOptions {
   // carries function number fn | k << (3 - N) (PCIe 2.2.6.2). Only while the function's DEVCTL
   // Phantom Functions Enable is set; otherwise the function's own id, as the spec requires.
   unsigned phantom = 0;
+  // Address Translation Services (models/pcie/ats.h): with the function's ATS Enable set, the
+  // request looks up the ATC, sends a Translation Request on a miss, and goes out translated
+  // (PcieExtension::atc says what happened); `at` is ignored. With Enable clear (or no ATS
+  // capability) it goes out untranslated.
+  bool ats = false;
 };
 
 class Endpoint : public Component {
@@ -89,6 +95,8 @@ class Endpoint : public Component {
   // INTD), level. The fabric installs one (Fabric::set_intx_listener).
   using IntxListener = std::function<void(unsigned fn, unsigned pin, bool asserted)>;
   void set_intx_listener(IntxListener l) { m_intx_listener = std::move(l); }
+  // The ATS capability and ATC of function `fn`; nullptr without ATS.
+  AtsFunction* ats(unsigned fn) const { return fn < m_ats.size() ? m_ats[fn].get() : nullptr; }
   // The MSI-X table and PBA of function `fn`; nullptr without MSI-X.
   MsixTable* msix_table(unsigned fn) const { return fn < m_msix.size() ? m_msix[fn].get() : nullptr; }
 
@@ -137,6 +145,10 @@ class Endpoint : public Component {
   // the generic BAR storage, and invalidates cached routes.
   void attach_function(unsigned n, PciFunction& fn, HopId hop);
   void detach_function(unsigned n);
+  // PCIe 6.12.1.2 lets a multi-function device route a request from one of its functions to
+  // another's BAR inside the device (on by default). A model whose functions never do (the
+  // 82599, docs/sriov.md `internal_p2p`) turns it off: every request then leaves on the link.
+  void set_internal_p2p(bool on) { m_internal_p2p = on; }
 
  private:
   // The payload of one dma() in flight (see dma()).
@@ -145,6 +157,9 @@ class Endpoint : public Component {
     PcieExtension* ext;
     DmaSlot();
   };
+  // dma() with DmaOptions::ats (endpoint_ats.cpp).
+  const PcieExtension& dma_ats(unsigned fn, TlpKind kind, uint64_t addr, uint8_t* data, unsigned len,
+                               sc_core::sc_time& delay, const DmaOptions& opt);
   // dma() once its payload is chosen.
   const PcieExtension& dma_on(DmaSlot& s, unsigned fn, TlpKind kind, uint64_t addr, uint8_t* data, unsigned len,
                               sc_core::sc_time& delay, const DmaOptions& opt);
@@ -169,6 +184,7 @@ class Endpoint : public Component {
   std::vector<HopId> m_function_hops;     // function number -> hop
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> m_backing;  // (fn, bar, page) -> 4 KiB
   std::vector<std::unique_ptr<MsixTable>> m_msix;  // function number -> table (nullptr: no MSI-X)
+  std::vector<std::unique_ptr<AtsFunction>> m_ats;  // function number -> ATS (nullptr: none)
   std::vector<int8_t> m_dma_as_function;  // function number -> FunctionSpec::dma_as_function (-1: own id)
   bool m_any_dma_alias = false;           // some function DMAs with another function's number
   IntxListener m_intx_listener;
@@ -177,6 +193,7 @@ class Endpoint : public Component {
   unsigned m_dma_depth = 0;
   const tlm::tlm_generic_payload* m_last_gp;
   RouteCache m_routes;
+  bool m_internal_p2p = true;  // set_internal_p2p()
 };
 
 }  // namespace pciesim

@@ -8,6 +8,7 @@
 #include "iommu/local_apic_sink.h"
 #include "iommu/msi_target.h"
 #include "iommu/remapping_unit.h"
+#include "pcie/ats_wiring.h"
 #include "pcie/device_models.h"
 #include "pcie/endpoint.h"
 #include "pcie/firmware.h"
@@ -153,6 +154,7 @@ void Fabric::build_iommus() {
     } else {
       for (const std::string& name : spec->scope) rc->route_upstream(rc->port_by_name(name), index);
     }
+    connect_device_tlb(*this, *unit);  // ATS invalidations reach the functions (ats_wiring.h)
     m_units.push_back(unit.get());
     m_components.push_back(std::move(unit));
   }

@@ -72,6 +72,7 @@ void PciFunction::written(uint16_t offset, unsigned size) {
   const uint16_t old_bridge_control = m_bridge_control;
   refresh();
   if (m_config_listener && !m_resetting) m_config_listener(offset, size);
+  for (const auto& w : m_config_watchers) w(offset, size);
   if (m_pcie_offset && is_endpoint(m_type)) {
     const auto devctl_off = static_cast<uint16_t>(m_pcie_offset + kExpDevCtl);
     const uint16_t devctl = m_cfg.read16(devctl_off);

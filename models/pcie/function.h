@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "pcie/capabilities.h"
 #include "pcie/config_space.h"
@@ -120,6 +121,9 @@ class PciFunction {
   // Device models: called after every config write that reached a writable or W1C bit, once the
   // function has decoded it (the ConfigSpace's own write hook belongs to the function).
   void set_config_listener(ConfigSpace::WriteHook l) { m_config_listener = std::move(l); }
+  // Capability models the function carries (ATS, models/pcie/ats.h): each watcher hears every
+  // config write that reached a writable bit, and every reset, after the function decoded it.
+  void add_config_watcher(ConfigSpace::WriteHook w) { m_config_watchers.push_back(std::move(w)); }
 
   // Re-reads the cached decode from config space (called by the write hook; public for tests
   // and for builders that poke config space directly). Invalidates cached routes.
@@ -165,6 +169,7 @@ class PciFunction {
   std::function<void(bool)> m_intx_listener;
   std::function<void(ResetRequest)> m_reset_handler;
   ConfigSpace::WriteHook m_config_listener;
+  std::vector<ConfigSpace::WriteHook> m_config_watchers;
 };
 
 }  // namespace pciesim

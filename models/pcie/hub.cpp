@@ -62,7 +62,7 @@ void Hub::send_down(const DownPort& p, tlm::tlm_generic_payload& gp, PcieExtensi
   }
   delay += traversal_latency(p.port);
   if (ext.recorder) ext.recorder->latency(traversal_latency(p.port));
-  ext.add_hop(port_hop(p.port));  // egress
+  ext.add_hop(port_hop(p.port), delay);  // egress
   forward(p.port, gp, ext, delay);
   account_completion(ext, delay, p.port);
 }
@@ -200,7 +200,7 @@ void Hub::return_completion(const DownPort& from, int to_port, tlm::tlm_generic_
   if (d.action == AcsAction::Redirect) {
     ext.note_redirect(d.bit, port_hop(from.port));
     ext.completion_routed = true;
-    ext.add_hop(port_hop(from.port));
+    ext.add_hop(port_hop(from.port), delay);
     go_upstream(from.port, gp, ext, delay);
   }
   ext.kind = request_kind;

@@ -153,7 +153,7 @@ void PciBridge::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ex
           break;
         int p = legacy ? legacy_port_claiming(gp.get_address(), io) : port_claiming(gp.get_address());
         if (p < 0) break;
-        ext.add_hop(port_hop(p));
+        ext.add_hop(port_hop(p), delay);
         delay += pci_bus_time(gp, ext);
         forward(p, gp, ext, delay);
         return;
@@ -191,7 +191,7 @@ void PciBridge::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& ex
   // pci_for_each_dma_alias() gives a non-PCIe bridge.
   ext.requester = conventional() ? m_fn->bdf() : RequesterId{m_fn->secondary_bus(), 0};
   if (ext.recorder) ext.recorder->set_requester(ext.requester);
-  ext.add_hop(here);  // egress, with the bridge's id
+  ext.add_hop(here, delay);  // egress, with the bridge's id
   forward(kUpstreamPort, gp, ext, delay);
 }
 

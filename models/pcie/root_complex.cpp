@@ -86,7 +86,7 @@ void RootComplex::from_cpu(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay
     return;
   }
   // A TLP coming back down after a trip through the host already has the host hop last.
-  if (!ext->hop_count || ext->hops[ext->hop_count - 1] != m_host_hop) ext->add_hop(m_host_hop);
+  if (!ext->hop_count || ext->hops[ext->hop_count - 1] != m_host_hop) ext->add_hop(m_host_hop, delay);
   const uint64_t addr = gp.get_address();
   if (legacy::legacy_request(ext->kind, addr)) {  // port I/O, the VGA window (docs/vga.md)
     route_legacy_down(gp, *ext, delay, m_host_hop);
@@ -118,7 +118,7 @@ void RootComplex::handle(int port, tlm::tlm_generic_payload& gp, PcieExtension& 
 
 void RootComplex::go_upstream(int from_port, tlm::tlm_generic_payload& gp, PcieExtension& ext,
                               sc_core::sc_time& delay) {
-  ext.add_hop(m_host_hop);
+  ext.add_hop(m_host_hop, delay);
   if (ext.kind == TlpKind::Completion) {
     // ID-routed: back down to the requester's root port (a redirected P2P completion), or the
     // host's own.
@@ -188,7 +188,7 @@ void RootComplex::root_port_error(int port, PciFunction& rp, uint8_t code, Reque
   gp.set_data_length(4);
   gp.set_streaming_width(4);
   gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  ext->add_hop(port_hop(port));
+  ext->add_hop(port_hop(port), delay);
   go_upstream(port, gp, *ext, delay);
   gp.clear_extension(ext);
   delete ext;

@@ -239,6 +239,7 @@ inline void finish_at_dram(const CachedRoute& route, PcieExtension& ext, sc_core
     std::copy(route.hops.begin(), route.hops.begin() + route.hop_count, ext.hops.begin());
     ext.hop_count = route.hop_count;
     ext.hops_truncated = route.hops_truncated;
+    ext.hop_times = false;  // the route keeps no per-hop times (they depend on the links' queues)
   }
 }
 }  // namespace
@@ -280,6 +281,7 @@ void RouteCache::replay_through_unit(const CachedRoute& route, tlm::tlm_generic_
   if (ext.record_path) {  // the hops before the unit's own; the unit adds its own
     std::copy(route.hops.begin(), route.hops.begin() + route.unit_hops, ext.hops.begin());
     ext.hop_count = route.unit_hops;
+    ext.hop_times = false;
   }
   // The unit, exactly as RemappingUnit::dma runs it, at the time the request reaches it.
   const RouteStep& u = steps[route.unit_step];

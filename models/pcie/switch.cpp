@@ -70,7 +70,7 @@ void Switch::go_upstream(int, tlm::tlm_generic_payload& gp, PcieExtension& ext, 
   }
   delay += m_latency;
   if (ext.recorder) ext.recorder->latency(m_latency);
-  ext.add_hop(port_hop(kUpstreamPort));  // egress
+  ext.add_hop(port_hop(kUpstreamPort), delay);  // egress
   forward(kUpstreamPort, gp, ext, delay);
   account_completion(ext, delay, kUpstreamPort);
 }
@@ -95,7 +95,7 @@ void Switch::message_from_below(int port, tlm::tlm_generic_payload& gp, PcieExte
     return;
   }
   delay += m_latency;
-  ext.add_hop(port_hop(kUpstreamPort));  // egress
+  ext.add_hop(port_hop(kUpstreamPort), delay);  // egress
   forward(kUpstreamPort, gp, ext, delay);
 }
 

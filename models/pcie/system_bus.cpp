@@ -65,7 +65,7 @@ void SystemBus::b_transport(int in_index, tlm::tlm_generic_payload& gp, sc_core:
   }
   if (t == 0) {
     if (ext) {
-      ext->add_hop(m_dram_hop);
+      ext->add_hop(m_dram_hop, delay);
       if (ext->recorder) note_dram_route(in_index, gp, *ext->recorder);
       // A write is complete when its last byte is in; a read's completions start with its
       // first request (later requests of the burst keep arriving behind it: the tail).

@@ -286,6 +286,7 @@ AgentResult DmaAgent::run(const AgentRequest& r, sc_core::sc_time& delay) {
   res.iommu_checked = e.iommu_checked;
   res.iommu_output = e.iommu_checked ? e.iommu_output : 0;
   res.path.assign(e.hops.begin(), e.hops.begin() + e.hop_count);
+  if (e.hop_times) res.path_at.assign(e.hop_at.begin(), e.hop_at.begin() + e.hop_count);
   res.latency = delay - start;
   res.status = delivered(res.verdict.outcome) ? StatusCode::Delivered : StatusCode::Failed;
   if (is_read) {

@@ -58,6 +58,7 @@ struct AgentResult {
   bool iommu_checked = false;
   uint64_t iommu_output = 0;
   std::vector<HopId> path;
+  std::vector<sc_core::sc_time> path_at;  // when it reached each hop; empty when a cached route gave the path
   std::vector<uint8_t> data;            // a read's data (all ones when it was not delivered)
   sc_core::sc_time latency;             // from issue to completion
   bool delivered() const { return status == dma_agent::StatusCode::Delivered; }

@@ -32,6 +32,12 @@ unsigned parse_number(const topo::EndpointSpec& spec, const std::string& key, co
   return static_cast<unsigned>(v);
 }
 
+bool parse_bool(const topo::EndpointSpec& spec, const std::string& key, const std::string& text) {
+  if (text == "true") return true;
+  if (text == "false") return false;
+  throw topo::TopologyError(spec.loc, "sriov-nic: params." + key + " '" + text + "' must be true or false");
+}
+
 std::unique_ptr<Endpoint> make_sriov_nic(const char* name, const topo::EndpointSpec& s, int segment,
                                          const topo::LinkSpec* link) {
   return std::make_unique<SriovNic>(name, s, segment, link);
@@ -63,7 +69,7 @@ void sriov_nic_defaults(topo::EndpointSpec& spec) {
     throw topo::TopologyError(spec.functions.front().loc,
                               "sriov-nic: endpoint '" + spec.name +
                                   "' lists functions; the model supplies its PF (set VFs with params: total_vfs, "
-                                  "vf_offset, vf_stride, vf_device, vf_msix_vectors, initial_vfs)");
+                                  "vf_offset, vf_stride, vf_device, vf_msix_vectors, initial_vfs, internal_p2p)");
   parse_sriov_nic_params(spec);  // a bad parameter is an error naming the file and line, at load
   spec.functions.push_back(pf_spec(spec));
 }
@@ -84,10 +90,11 @@ SriovNicParams parse_sriov_nic_params(const topo::EndpointSpec& spec) {
     else if (key == "vf_device") p.vf_device = static_cast<uint16_t>(parse_number(spec, key, value, 0, 0xfffe));
     // VF BAR3 is 16 KiB with the PBA at 0x2000: the 16-byte table entries must end below it.
     else if (key == "vf_msix_vectors") p.vf_msix_vectors = parse_number(spec, key, value, 1, kVfMsixPba / 16);
+    else if (key == "internal_p2p") p.internal_p2p = parse_bool(spec, key, value);
     else
       throw topo::TopologyError(spec.loc, "sriov-nic: unknown parameter '" + key +
                                               "' (total_vfs, initial_vfs, vf_offset, vf_stride, vf_device, "
-                                              "vf_msix_vectors)");
+                                              "vf_msix_vectors, internal_p2p)");
   }
   if (!initial_given) p.initial_vfs = p.total_vfs;
   // PCIe 9.3.3.6: without VF Migration, InitialVFs equals TotalVFs.
@@ -112,6 +119,7 @@ SriovNic::SriovNic(sc_core::sc_module_name name, const topo::EndpointSpec& spec,
     : Endpoint(name, spec, segment, link), m_params(parse_sriov_nic_params(spec)) {
   if (!function(0)) throw topo::TopologyError(spec.loc, "sriov-nic: endpoint '" + spec.name + "' has no function 0");
   add_sriov_capability(pf());
+  set_internal_p2p(m_params.internal_p2p);
   pf().set_config_listener([this](uint16_t offset, unsigned size) { pf_config_written(offset, size); });
   for (unsigned n = 0; n < m_params.total_vfs; ++n) {
     m_vfs.push_back(make_vf(n, spec, link));

@@ -36,6 +36,13 @@ struct SriovNicParams {
   unsigned vf_stride = sriov_nic::kDefaultVfStride;
   uint16_t vf_device = sriov_nic::kVfDevice;
   unsigned vf_msix_vectors = sriov_nic::kDefaultVfMsixVectors;
+  // Does the device route a request from one of its functions (PF or VF) to another's BAR inside
+  // itself (PCIe 6.12.1.2 allows it to a multi-function device without ACS)? The 82599 does not:
+  // Intel states its functions do no peer-to-peer among themselves, which is why Linux lists the
+  // 82599 PF ids with pci_quirk_mf_endpoint_acs (drivers/pci/quirks.c pci_dev_acs_enabled[]).
+  // false: every request of the PF and its VFs leaves on the upstream link, and the port above
+  // decides (ACS UF/RR redirect to the IOMMU, or reflection back down without ACS).
+  bool internal_p2p = false;
 };
 // Parses spec.params; throws topo::TopologyError at spec.loc for an unknown key or a bad value.
 SriovNicParams parse_sriov_nic_params(const topo::EndpointSpec& spec);

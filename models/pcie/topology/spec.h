@@ -90,6 +90,8 @@ struct FunctionSpec {
   // of the same device instead (the Marvell 88SE91xx/92xx SATA bug behind Linux's
   // quirk_dma_func1_alias).
   int dma_as_function = -1;
+  // ATS Extended Capability (PCIe 6.0 10.5.1) and an Address Translation Cache (models/pcie/ats.h).
+  bool ats = false;
   SourceLoc loc;
 };
 
@@ -196,6 +198,9 @@ struct IommuSpec {
   int segment = 0;
   bool include_all = false;        // covers every device of the segment no other unit covers
   std::vector<std::string> scope;  // root port / RCiEP names (DRHD device scope)
+  // Device-TLB support, as QEMU's intel-iommu device-iotlb=on: ECAP.DT set, and the DMAR table
+  // carries an ATSR for the unit's segment with ALL_PORTS (QEMU build_dmar_q35).
+  bool device_iotlb = false;
   CacheSpec iotlb, context_cache, pasid_cache, paging_structure_cache;
   SourceLoc loc;
 };

@@ -311,7 +311,9 @@ class Loader {
 
   IommuSpec iommu(const YAML::Node& n, size_t index) {
     Map m(*this, n, "iommu",
-          {"name", "preset", "cap", "ecap", "register_base", "segment", "include_all", "scope", "caches"}, true);
+          {"name", "preset", "cap", "ecap", "register_base", "segment", "include_all", "scope", "caches",
+           "device_iotlb"},
+          true);
     charge(n);
     IommuSpec u;
     u.loc = loc(n);
@@ -328,6 +330,7 @@ class Loader {
     if (auto* v = m.get("register_base")) u.register_base = number<uint64_t>(*v, "register_base");
     if (auto* v = m.get("segment")) u.segment = number<int>(*v, "segment");
     if (auto* v = m.get("include_all")) u.include_all = boolean(*v, "include_all");
+    if (auto* v = m.get("device_iotlb")) u.device_iotlb = boolean(*v, "device_iotlb");
     if (auto* v = m.get("scope")) {
       if (!v->IsSequence()) fail(*v, "scope: expected a list of root port or RCiEP names");
       for (const YAML::Node& e : *v) u.scope.push_back(text(e, "scope"));
@@ -478,7 +481,7 @@ class Loader {
 
   // default_device < 0: the device number is required.
   EndpointSpec endpoint(const YAML::Node& n, Place place, int default_device, bool countable) {
-    Map m(*this, n, "endpoint", {"name", "model", "params", "device", "ari", "functions"}, countable);
+    Map m(*this, n, "endpoint", {"name", "model", "params", "device", "ari", "ats", "functions"}, countable);
     charge(n);
     EndpointSpec ep;
     ep.loc = loc(n);
@@ -505,6 +508,13 @@ class Loader {
       function = ep.functions.back().function;
     });
     apply_device_model_defaults(ep);
+    // `ats: true` on the endpoint: every function (also those a device model supplies) has ATS.
+    if (auto* v = m.get("ats")) {
+      const bool on = boolean(*v, "ats");
+      if (on && place == Place::Conventional)
+        fail(*v, "ats: a conventional PCI function has no extended capabilities (ATS needs PCIe)");
+      for (FunctionSpec& f : ep.functions) f.ats = f.ats || on;
+    }
     return ep;
   }
 
@@ -525,7 +535,7 @@ class Loader {
     Map m(*this, n, "function",
           {"function", "vendor", "device", "class", "revision", "subsystem_vendor", "subsystem", "bars", "msi",
            "msi_64bit", "msi_maskable", "msix", "pm", "aer", "ari", "flr", "acs", "interrupt_pin",
-           "phantom_functions", "dma_as_function"},
+           "phantom_functions", "dma_as_function", "ats"},
           true);
     charge(n);
     FunctionSpec fn;
@@ -562,6 +572,11 @@ class Loader {
       fn.dma_as_function = number<int>(*v, "dma_as_function");
       if (fn.dma_as_function < 0 || fn.dma_as_function > 7)
         fail(*v, "dma_as_function: expected a function number 0..7, got " + std::to_string(fn.dma_as_function));
+    }
+    if (auto* v = m.get("ats")) {
+      fn.ats = boolean(*v, "ats");
+      if (fn.ats && place == Place::Conventional)
+        fail(*v, "ats: a conventional PCI function has no extended capabilities (ATS needs PCIe)");
     }
     int next_index = 0;
     for_each(m.get("bars"), "bars", false, [&](const YAML::Node& item) {
