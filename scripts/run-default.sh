@@ -12,8 +12,8 @@ topos=scenarios/topologies
 section() { printf '\n==== %s\n' "$*"; }
 run() { printf '\n$ pciesim %s\n' "$*"; "$sim" "$@"; }
 
-section "The default scenario suite"
-run run
+section "The default scenario suite (and its HTML report: build/report/index.html, trace: build/report/trace.json)"
+run run --report build/report
 
 section "The isolation oracle: Linux's groups against the fabric's P2P paths (exit 1 = they disagree, as here)"
 printf '\n$ pciesim isolation %s\n' "$topos/switch-no-acs-p2p.yaml"

@@ -17,10 +17,11 @@ preset=default
 # with Debian's kernel headers, which the build fetches itself: their Makefile calls gcc-12 by name,
 # the prebuilt objtool needs libelf1, and the tests read the .ko files with kmod's modinfo. The
 # real-host comparison (hostval) boots Debian's 6.1 kernel in QEMU (qemu-system-x86) and unpacks
-# its XZ-compressed vmlinux with xz-utils (busybox's xz cannot decode the kernel's filter).
+# its XZ-compressed vmlinux with xz-utils (busybox's xz cannot decode the kernel's filter). The
+# report test opens `pciesim run --report`'s page in headless Chromium (chromium).
 packages=(build-essential cmake pkg-config ccache libsystemc-dev libboost-graph-dev libyaml-cpp-dev
           nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev graphviz pci.ids pciutils
-          gcc-12 libelf1 kmod qemu-system-x86 xz-utils)
+          gcc-12 libelf1 kmod qemu-system-x86 xz-utils chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,4 +1,4 @@
-// pciesim run [SCENARIO|DIR...] [--json FILE] [--junit FILE] [--trace FILE] [-j N] [--shard I/N]
+// pciesim run [SCENARIO|DIR...] [--json FILE] [--junit FILE] [--trace FILE] [--report DIR] [-j N] [--shard I/N]
 // Runs scenario files (docs/scenarios.md); without arguments the shipped library
 // (scenarios/library/). Every file is parsed first (a bad one: exit 2 before anything runs); then
 // each scenario runs in a process of its own (SystemC elaborates one design per process), up to
@@ -16,6 +16,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "scenario/report_html.h"
 #include "scenario/scenario.h"
 #include "scenario/scenario_report.h"
 #include "scenario/scenario_trace.h"
@@ -29,7 +30,7 @@ using scenario::ScenarioResult;
 
 struct RunArgs {
   std::vector<std::string> files;
-  std::string json, junit, shard, trace;
+  std::string json, junit, shard, trace, report;
   unsigned jobs = 1;
 };
 
@@ -88,14 +89,16 @@ class Progress {
 };
 
 // A worker: runs the scenario, writes its result (or a bad-input message) as JSON to `out`.
-// With `trace`, the result carries the scenario's trace records too (scenario_trace.h).
-[[noreturn]] void worker(const scenario::Scenario& s, const std::string& out, bool trace) {
+// With `trace`, the result carries the scenario's trace records too (scenario_trace.h); with
+// `report`, the booted machine and its groups (report_machine.h).
+[[noreturn]] void worker(const scenario::Scenario& s, const std::string& out, bool trace, bool report) {
   nlohmann::json j;
   int code = 0;
   try {
     const ScenarioResult r = scenario::run_scenario(s);
     j = scenario::to_json(r);
     if (trace) j["trace"] = scenario::trace_to_json(r.trace);
+    if (report) j["machine"] = scenario::machine_to_json(r.machine);
   } catch (const topo::TopologyError& e) {
     j = {{"bad_input", e.what()}};
     code = kExitBadInput;
@@ -118,6 +121,12 @@ int run_run(const RunArgs& a) {
   if (a.jobs == 0) throw UsageError("-j takes a number of processes >= 1");
   std::vector<scenario::Scenario> scenarios;
   for (const std::string& f : files) scenarios.push_back(scenario::parse_scenario_file(f));
+  if (!a.report.empty()) {  // before anything runs: a report that cannot be written is bad input
+    std::error_code ec;
+    fs::create_directories(a.report, ec);
+    if (!fs::is_directory(a.report)) throw UsageError("--report: cannot create the directory " + a.report + (ec ? ": " + ec.message() : ""));
+  }
+  const bool trace = !a.trace.empty() || !a.report.empty();  // --report embeds the trace
 
   char dir_template[] = "/tmp/pciesim-run-XXXXXX";
   if (!mkdtemp(dir_template)) throw std::runtime_error("cannot make a temporary directory");
@@ -134,7 +143,7 @@ int run_run(const RunArgs& a) {
       const std::string out = dir + "/" + std::to_string(next) + ".json";
       const pid_t pid = fork();
       if (pid < 0) throw std::runtime_error("fork failed");
-      if (pid == 0) worker(scenarios[next], out, !a.trace.empty());
+      if (pid == 0) worker(scenarios[next], out, trace, !a.report.empty());
       running[pid] = next++;
     }
     int status = 0;
@@ -157,6 +166,7 @@ int run_run(const RunArgs& a) {
     } else if (!j.is_discarded() && WIFEXITED(status)) {
       r = scenario::result_from_json(j);
       if (j.contains("trace")) r.trace = scenario::trace_from_json(j["trace"]);
+      if (j.contains("machine")) r.machine = scenario::machine_from_json(j["machine"]);
     } else {
       r.name = scenarios[k].name;
       r.file = scenarios[k].file;
@@ -186,6 +196,10 @@ int run_run(const RunArgs& a) {
     if (!o) throw UsageError("cannot write " + a.trace);
     o << scenario::chrome_trace(results).dump() << "\n";
   }
+  if (!a.report.empty()) {
+    scenario::write_report(a.report, scenarios, results, a.jobs);
+    std::cerr << "report: " << (fs::path(a.report) / "index.html").string() << "\n";
+  }
   return std::all_of(results.begin(), results.end(), [](const ScenarioResult& r) { return r.passed(); })
              ? kExitOk
              : kExitFailed;
@@ -200,6 +214,9 @@ void add_run_command(CLI::App& app, int& exit_code) {
   sub->add_option("--json", args->json, "Also write the results as JSON to FILE");
   sub->add_option("--junit", args->junit, "Also write JUnit XML to FILE");
   sub->add_option("--trace", args->trace, "Also write a Chrome/Perfetto trace (JSON) of every transaction to FILE");
+  sub->add_option("--report", args->report,
+                  "Also write DIR/index.html (one self-contained page: verdicts, timelines, topology drawings, "
+                  "isolation matrices) and DIR/trace.json");
   sub->add_option("-j,--jobs", args->jobs, "Scenarios run in parallel processes (default 1)");
   sub->add_option("--shard", args->shard, "Run only slice I of N (I/N): every Nth scenario in sorted order");
   sub->callback([args, &exit_code] { exit_code = guarded([args] { return run_run(*args); }); });

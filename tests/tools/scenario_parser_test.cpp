@@ -157,7 +157,7 @@ TEST(ScenarioParser, StepKindErrors) {
   EXPECT_CONTAINS(error_of(head() + "steps:\n  - dma: {from: agent1, to: 0x1000, length: 0x1g}\n    expect: {delivered: true}\n"),
                   "dma.length: '0x1g' is not a number");
   EXPECT_CONTAINS(error_of(head() + "steps:\n  - dma: {from: agent1, to: 0x1000, at: physical}\n    expect: {delivered: true}\n"),
-                  "dma.at: untranslated, translated or translation-request");
+                  "dma.at: untranslated, translated, translation-request or ats");
   EXPECT_CONTAINS(error_of(head() + "steps:\n  - p2p: {from: agent1, to: 0x1000}\n    expect: {delivered: true}\n"),
                   "s.yaml:5:29: p2p.to: p2p targets a peer's BAR");
   EXPECT_CONTAINS(error_of(head() + "steps:\n  - groups: [agent1]\n    expect: {same_group: true}\n"),

@@ -78,35 +78,11 @@ bool entry_matches(const ConfigAcsEntry& e, const AcsRegister& r) {
 
 }  // namespace
 
-std::string AcsOverride::text() const {
-  std::string s;
-  auto add = [&](const std::string& t) { s += (s.empty() ? "" : ",") + t; };
-  if (downstream) add("downstream");
-  if (multifunction) add("multifunction");
-  for (auto [v, d] : ids) {
-    char b[32];
-    std::snprintf(b, sizeof b, "id:%04x:%04x", v, d);
-    add(b);
-  }
-  return s;
-}
-
 AcsOverride parse_acs_override(const std::string& list) {
   AcsOverride ov;
   for (const std::string& item : split(list, ',')) {
-    if (item == "downstream") {
-      ov.downstream = true;
-    } else if (item == "multifunction") {
-      ov.multifunction = true;
-    } else if (item.rfind("id:", 0) == 0) {
-      auto parts = split(item.substr(3), ':');
-      if (parts.size() != 2) throw UsageError("--acs-override: '" + item + "' is not id:VVVV:DDDD");
-      if (ov.ids.size() == 16)  // the patch's NUM_ACS_IDS
-        throw UsageError("--acs-override: the patch keeps at most 16 ids");
-      ov.ids.emplace_back(parse_hex16(parts[0], "--acs-override vendor"), parse_hex16(parts[1], "--acs-override device"));
-    } else {
-      throw UsageError("--acs-override: unknown item '" + item + "' (downstream, multifunction or id:VVVV:DDDD)");
-    }
+    const std::string err = groups::add_acs_override_item(ov, item);
+    if (!err.empty()) throw UsageError("--acs-override: " + err);
   }
   return ov;
 }
@@ -210,24 +186,7 @@ groups::GroupResult linux_groups(const Fabric& fabric, const AcsOverride& ov, co
   if (ov.any()) {
     // The patch's pcie_acs_overrides(dev, acs_flags), the last entry of pci_dev_acs_enabled[].
     assume.acs_override = [ov](const groups::HostView& host, int index, groups::PortType t) {
-      using groups::PortType;
-      const groups::FunctionView& f = host.functions[size_t(index)];
-      // "Never override ACS for legacy devices or devices with ACS caps"
-      if (t == PortType::Conventional || (f.acs && f.acs->present)) return false;
-      for (auto [v, d] : ov.ids)
-        if (f.vendor == v && f.device == d) return true;
-      switch (t) {
-        case PortType::DownstreamPort:
-        case PortType::RootPort:
-          return ov.downstream;
-        case PortType::Endpoint:
-        case PortType::UpstreamPort:
-        case PortType::LegacyEndpoint:
-        case PortType::RcEndpoint:
-          return ov.multifunction && f.multifunction.value_or(false);
-        default:
-          return false;
-      }
+      return groups::acs_override_isolates(ov, host, index, t);
     };
   }
   return groups::compute_iommu_groups(view, assume);

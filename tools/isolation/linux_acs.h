@@ -13,19 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "groups/acs_override.h"
 #include "groups/iommu_groups.h"
 #include "pcie/fabric.h"
 
 namespace pciesim::isolation {
 
-// pcie_acs_override=downstream,multifunction,id:VVVV:DDDD (the patch's pcie_acs_override_setup).
-struct AcsOverride {
-  bool downstream = false;
-  bool multifunction = false;
-  std::vector<std::pair<uint16_t, uint16_t>> ids;  // vendor, device (the patch keeps at most 16)
-  bool any() const { return downstream || multifunction || !ids.empty(); }
-  std::string text() const;  // as it would be written on the kernel command line
-};
+// pcie_acs_override=downstream,multifunction,id:VVVV:DDDD (the patch's pcie_acs_override_setup;
+// cosim/groups/acs_override.h, shared with the co-simulated kernel's boot option).
+using AcsOverride = groups::AcsOverride;
 // Throws cli::UsageError naming the offending item.
 AcsOverride parse_acs_override(const std::string& list);
 

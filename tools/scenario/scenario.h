@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "groups/acs_override.h"
 #include "pcie/topology/spec.h"
+#include "report_machine.h"
+#include "scenario_irq_spec.h"
 #include "scenario_trace.h"
 
 namespace pciesim::scenario {
@@ -45,12 +48,14 @@ struct Expect {
   std::optional<int> result;              // map/unmap/reset/invalidate/setpci/wait/sriov_enable: 0 or -errno
   std::optional<double> bandwidth_min_gbps;  // gpu_copy: the copy's simulated GB/s at least this
   std::optional<std::string> gmmu_fault;     // gpu_copy: a GMMU fault of this type (fault buffer)
+  std::optional<std::string> atc;            // dma with at: ats: hit, miss, no-translation, request-failed, not-used
+  InterruptExpect interrupt;                 // msi: interrupt delivered/blocked, vector, destination, eventfd
   SourceLoc loc;
 };
 
 struct Step {
   enum class Kind : uint8_t { Map, Unmap, Dma, P2p, Invalidate, Reset, Msi, Groups, Setpci, Wait, SriovEnable,
-                              GpuMap, GpuCopy };
+                              GpuMap, GpuCopy, IrqSetup, Irte };
   Kind kind = Kind::Dma;
   SourceLoc loc;
   std::string label;    // "dma nic0 -> nic1:BAR0+0x100 write 64 B", for the table
@@ -81,6 +86,7 @@ struct Step {
   unsigned ctx = 0;
   uint64_t dst = 0;
   uint32_t msi_data = 0;
+  IrqStepSpec irq;  // irq_setup, irte, msi's vector/copy forms (scenario_irq_spec.h)
   // groups
   std::vector<std::string> devices;
   Expect expect;
@@ -88,6 +94,8 @@ struct Step {
 
 struct BootOptions {
   bool iommu = true, strict = false, passthrough = false;
+  // pcie_acs_override=... (the out-of-tree patch; cosim/groups/acs_override.h): groups only.
+  groups::AcsOverride acs_override;
 };
 
 struct Scenario {
@@ -119,6 +127,7 @@ struct ScenarioResult {
   double sim_ns = 0;    // simulated time at the end
   std::string error;    // the run stopped (kernel setup failed, a device is missing...)
   ScenarioTrace trace;  // steps and transactions over simulated time (`run --trace`)
+  ScenarioMachine machine;  // the booted machine and Linux's groups (`run --report`)
   bool passed() const;
 };
 

@@ -11,6 +11,7 @@
 
 #include "pcie/topology/yaml_loader.h"
 #include "scenario.h"
+#include "scenario_irq_parse.h"
 
 namespace pciesim::scenario {
 
@@ -32,6 +33,8 @@ const char* to_string(Step::Kind k) {
     case Step::Kind::SriovEnable: return "sriov_enable";
     case Step::Kind::GpuMap: return "gpu_map";
     case Step::Kind::GpuCopy: return "gpu_copy";
+    case Step::Kind::IrqSetup: return "irq_setup";
+    case Step::Kind::Irte: return "irte";
   }
   return "?";
 }
@@ -150,10 +153,37 @@ class Parser {
   }
 
   void boot(const YAML::Node& n, BootOptions& b) const {
-    fields(n, "boot", {"iommu", "strict", "passthrough"});
+    fields(n, "boot", {"iommu", "strict", "passthrough", "acs_override"});
     if (n["iommu"]) b.iommu = boolean(n["iommu"], "boot.iommu");
     if (n["strict"]) b.strict = boolean(n["strict"], "boot.strict");
     if (n["passthrough"]) b.passthrough = boolean(n["passthrough"], "boot.passthrough");
+    if (n["acs_override"]) acs_override(n["acs_override"], b.acs_override);
+  }
+
+  // pcie_acs_override= items, as `pciesim isolation --acs-override` takes them: a list
+  // [downstream, multifunction, "id:8086:1234"] or the command line's comma-separated text.
+  void acs_override(const YAML::Node& n, groups::AcsOverride& ov) const {
+    const std::string field = "boot.acs_override";
+    std::vector<YAML::Node> items;
+    if (n.IsSequence()) {
+      for (const YAML::Node& i : n) items.push_back(i);
+    } else if (n.IsScalar()) {
+      items.push_back(n);
+    }
+    if (items.empty())
+      fail(n, field, "expected a list of downstream, multifunction or \"id:VVVV:DDDD\" (pcie_acs_override=)");
+    for (const YAML::Node& i : items) {
+      const std::string text = text_of(i, field);
+      size_t start = 0;
+      for (;;) {  // the command line's form: items separated by commas
+        const size_t comma = text.find(',', start);
+        const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        const std::string err = groups::add_acs_override_item(ov, item);
+        if (!err.empty()) fail(i, field, err);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
   }
 
   void owners(const YAML::Node& n, Scenario& s) const {
@@ -192,9 +222,10 @@ class Parser {
         {"p2p", Step::Kind::P2p},         {"invalidate", Step::Kind::Invalidate},
         {"reset", Step::Kind::Reset},     {"msi", Step::Kind::Msi},     {"groups", Step::Kind::Groups},
         {"setpci", Step::Kind::Setpci},   {"wait", Step::Kind::Wait},   {"sriov_enable", Step::Kind::SriovEnable},
-        {"gpu_map", Step::Kind::GpuMap},  {"gpu_copy", Step::Kind::GpuCopy}};
+        {"gpu_map", Step::Kind::GpuMap},  {"gpu_copy", Step::Kind::GpuCopy},
+        {"irq_setup", Step::Kind::IrqSetup}, {"irte", Step::Kind::Irte}};
     static const char* kKindList =
-        "map, unmap, dma, p2p, invalidate, reset, msi, groups, setpci, wait, sriov_enable, gpu_map, gpu_copy";
+        "map, unmap, dma, p2p, invalidate, reset, msi, groups, setpci, wait, sriov_enable, gpu_map, gpu_copy, irq_setup, irte";
     if (!n.IsMap()) fail(n, "steps", "each step is a mapping such as {dma: {...}, expect: {...}}");
     Step st;
     st.loc = loc(n);
@@ -259,8 +290,8 @@ class Parser {
         if (body["spoof"]) st.spoof = text_of(body["spoof"], f + ".spoof");
         if (body["at"]) {
           st.at = text_of(body["at"], f + ".at");
-          if (st.at != "untranslated" && st.at != "translated" && st.at != "translation-request")
-            fail(body["at"], f + ".at", "untranslated, translated or translation-request");
+          if (st.at != "untranslated" && st.at != "translated" && st.at != "translation-request" && st.at != "ats")
+            fail(body["at"], f + ".at", "untranslated, translated, translation-request or ats");
         }
         // PCIe 2.2.6.2: phantom function numbers 1 .. 7 at most (DEVCAP Phantom Functions Supported)
         if (body["phantom"]) st.phantom = static_cast<unsigned>(number(body["phantom"], f + ".phantom", 7));
@@ -282,16 +313,9 @@ class Parser {
         label << " " << st.from << " (FLR)";
         break;
       }
-      case Step::Kind::Msi: {
-        fields(body, f, {"from", "address", "data", "spoof"});
-        st.from = text_of(require(body, {}, "from", f), f + ".from");
-        st.to = text_of(require(body, {}, "address", f), f + ".address");
-        number(body["address"], f + ".address", 0xffffffffull);
-        st.msi_data = static_cast<uint32_t>(number(require(body, {}, "data", f), f + ".data", 0xffffffffull));
-        if (body["spoof"]) st.spoof = text_of(body["spoof"], f + ".spoof");
-        label << " " << st.from << " -> " << st.to << " data 0x" << std::hex << st.msi_data;
-        break;
-      }
+      case Step::Kind::Msi: parse_msi(body, m_file, st, label); break;  // scenario_irq_parse.cpp
+      case Step::Kind::IrqSetup: parse_irq_setup(body, m_file, st, label); break;
+      case Step::Kind::Irte: parse_irte(body, m_file, st, label); break;
       case Step::Kind::Setpci: setpci(body, f, st, label); break;
       case Step::Kind::Wait: {
         fields(body, f, {"ns", "us", "ms"});
@@ -363,13 +387,14 @@ class Parser {
     const bool transfer = st.kind == Step::Kind::Dma || st.kind == Step::Kind::P2p || st.kind == Step::Kind::Msi;
     std::set<std::string> allowed;
     if (transfer)
-      allowed = {"delivered", "redirected", "blocked", "iommu_fault", "data_equal", "latency_max_ns", "requester"};
+      allowed = {"delivered", "redirected", "blocked", "iommu_fault", "data_equal", "latency_max_ns", "requester", "atc"};
     else if (st.kind == Step::Kind::GpuCopy)
       allowed = {"delivered", "redirected", "blocked", "iommu_fault", "data_equal", "gmmu_fault", "bandwidth_min_gbps"};
     else if (st.kind == Step::Kind::Groups)
       allowed = {"same_group", "different_groups"};
     else
       allowed = {"result"};
+    if (st.kind == Step::Kind::Msi) allowed.insert(interrupt_expect_keys().begin(), interrupt_expect_keys().end());
     const std::string f = "expect";
     fields(n, f, allowed);
     if (n.size() == 0) fail(n, f, "expect at least one thing");
@@ -389,6 +414,14 @@ class Parser {
     if (n["data_equal"]) e.data_equal = boolean(n["data_equal"], "expect.data_equal");
     if (n["latency_max_ns"]) e.latency_max_ns = static_cast<double>(number(n["latency_max_ns"], "expect.latency_max_ns"));
     if (n["requester"]) e.requester = text_of(n["requester"], "expect.requester");
+    if (n["atc"]) {
+      // PcieExtension::atc (models/pcie/ats.h): only a request issued through the function's ATS has one.
+      if (st.at != "ats") fail(n["atc"], "expect.atc", "only a dma/p2p step with at: ats uses the ATC");
+      e.atc = text_of(n["atc"], "expect.atc");
+      if (*e.atc != "hit" && *e.atc != "miss" && *e.atc != "no-translation" && *e.atc != "request-failed" &&
+          *e.atc != "not-used")
+        fail(n["atc"], "expect.atc", "hit, miss, no-translation, request-failed or not-used");
+    }
     if (n["bandwidth_min_gbps"]) {
       if (!n["bandwidth_min_gbps"].IsScalar()) fail(n["bandwidth_min_gbps"], "expect.bandwidth_min_gbps", "expected a number of GB/s");
       try {
@@ -421,6 +454,7 @@ class Parser {
     const int outcomes = e.delivered.has_value() + e.blocked.has_value() + e.iommu_fault.has_value() +
                          e.gmmu_fault.has_value();
     if (outcomes > 1) fail(n, f, "delivered, blocked, iommu_fault and gmmu_fault exclude each other: give one");
+    if (st.kind == Step::Kind::Msi) parse_interrupt_expect(n, m_file, st, e);  // scenario_irq_parse.cpp
     return e;
   }
 

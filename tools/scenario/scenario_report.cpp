@@ -45,18 +45,18 @@ std::string cut(const std::string& s, size_t w) { return s.size() <= w ? s : s.s
 void print_table(std::ostream& out, const std::vector<ScenarioResult>& results) {
   constexpr size_t kScen = 28, kStep = 44, kExp = 34;
   out << std::left << std::setw(kScen) << "SCENARIO" << "  " << std::setw(kStep) << "STEP" << "  "
-      << std::setw(kExp) << "EXPECTED" << "  " << std::setw(4) << "" << "  OBSERVED\n";
+      << std::setw(kExp) << "EXPECTED" << "  " << "RESULT" << "  OBSERVED\n";
   size_t passed = 0, failed = 0;
   for (const ScenarioResult& r : results) {
     for (const StepResult& s : r.steps) {
       std::ostringstream step;
       step << s.index << ". " << s.label;
       out << std::setw(kScen) << cut(r.name, kScen) << "  " << std::setw(kStep) << cut(step.str(), kStep) << "  "
-          << std::setw(kExp) << cut(s.expected, kExp) << "  " << (s.pass ? "PASS" : "FAIL") << "  " << s.observed << "\n";
+          << std::setw(kExp) << cut(s.expected, kExp) << "  " << (s.pass ? "PASS  " : "FAIL  ") << "  " << s.observed << "\n";
     }
     if (!r.error.empty())
       out << std::setw(kScen) << cut(r.name, kScen) << "  " << std::setw(kStep) << "(run stopped)" << "  "
-          << std::setw(kExp) << "" << "  FAIL  " << r.error << "\n";
+          << std::setw(kExp) << "" << "  FAIL    " << r.error << "\n";
     (r.passed() ? passed : failed)++;
   }
   out << "\n";

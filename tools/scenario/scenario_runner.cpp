@@ -33,6 +33,7 @@
 #include "pcie/port_registry.h"
 #include "scenario.h"
 #include "scenario_gpu.h"
+#include "scenario_irq.h"
 #include "vfio/user_memory.h"
 #include "vfio/vfio_core.h"
 #include "vfio_probe_cosim.h"
@@ -50,6 +51,8 @@ struct Observation {
   bool iommu_checked = false;
   uint64_t iommu_output = 0;
   double latency_ns = 0;
+  bool ats = false;                         // issued with at: ats
+  AtcOutcome atc = AtcOutcome::NotUsed;     // what the function's ATC did
   bool delivered() const {
     return verdict.outcome == Outcome::Delivered || verdict.outcome == Outcome::Redirected;
   }
@@ -80,6 +83,7 @@ std::string describe(const Observation& o) {
   if (o.redirect_bit != AcsBit::None)
     s = std::string("redirected by ACS ") + to_string(o.redirect_bit) + " at " + where(o.redirect_port) + ", " + s;
   if (o.wire != o.original) s += "; requester " + o.wire.to_string() + " (alias of " + o.original.to_string() + ")";
+  if (o.ats) s += std::string("; ATC ") + to_string(o.atc);
   return s;
 }
 
@@ -117,13 +121,24 @@ class Run {
       check_device_names(&names);
       m_fabric = std::make_unique<Fabric>(m_s.topology);
       m_fabric->enumerate();
+      // Every request takes the hop-by-hop path, so the trace has each hop's time: a route the
+      // cache replays restores its hops but not their times (route_cache.h). Verdicts, data and
+      // latencies are the same on both paths (tests/pcie route cache tests).
+      for (const FunctionInfo& f : m_fabric->functions())
+        if (f.endpoint) f.endpoint->route_cache().set_enabled(false);
       cosim::KernelOptions ko;
       ko.iommu = m_s.boot.iommu;
       ko.strict = m_s.boot.strict;
       ko.passthrough = m_s.boot.passthrough;
+      ko.acs_override = m_s.boot.acs_override;
       check_device_names();  // and that each is an endpoint function
       m_kernel = std::make_unique<cosim::Kernel>(*m_fabric, ko);
       m_kernel->boot();
+      r.machine = machine_from_fabric(*m_fabric, [this](const FunctionInfo& f) {  // as the groups step reads them
+        cosim::PciDev* pd = m_kernel->pci().find(f.segment, f.bdf());
+        cosim::GroupRec* g = pd ? m_kernel->iommu().group_of(*pd) : nullptr;
+        return g ? g->id : -1;
+      });
       for (const Owner& o : m_s.owners) set_up(o);
       int index = 0;
       for (const Step& st : m_s.steps) {
@@ -157,7 +172,8 @@ class Run {
     m_trace.steps.push_back({m_step, to_string(st.kind), st.label, start, now_ns(), sr.pass});
   }
   TraceTx& trace_tx(const std::string& from, const std::string& name, double start, double dur, const Verdict& v,
-                    AcsBit redirect_bit, HopId redirect_port, const std::vector<HopId>& path) {
+                    AcsBit redirect_bit, HopId redirect_port, const std::vector<HopId>& path,
+                    const std::vector<sc_core::sc_time>& hop_at = {}) {
     TraceTx x;
     x.step = m_step;
     x.initiator = from;
@@ -165,6 +181,8 @@ class Run {
     x.start_ns = start;
     x.dur_ns = dur;
     for (HopId h : path) x.hops.push_back(h == kNoHop ? std::string("?") : hops().name(h));
+    if (hop_at.size() == path.size())
+      for (const sc_core::sc_time& t : hop_at) x.hop_ns.push_back(t.to_seconds() * 1e9);
     x.outcome = pciesim::to_string(v.outcome);
     if (v.port != kNoHop) x.port = hops().name(v.port);
     if (v.acs_bit != AcsBit::None) x.acs_bit = to_string(v.acs_bit);
@@ -227,7 +245,12 @@ class Run {
           check(st.from, st.loc, kind + ".from");
           if (const auto bar = st.to.find(":BAR"); bar != std::string::npos) check(st.to.substr(0, bar), st.loc, kind + ".to");
           break;
-        case Step::Kind::Msi: check(st.from, st.loc, "msi.from"); break;
+        case Step::Kind::Msi:
+          check(st.from, st.loc, "msi.from");
+          check(st.irq.copy, st.loc, "msi.copy");
+          break;
+        case Step::Kind::IrqSetup: check(st.from, st.loc, "irq_setup.device"); break;
+        case Step::Kind::Irte: check(st.from, st.loc, "irte.device"); break;
         case Step::Kind::Reset: check(st.from, st.loc, "reset.device"); break;
         case Step::Kind::Setpci: check(st.from, st.loc, "setpci.device"); break;
         case Step::Kind::SriovEnable: check(st.from, st.loc, "sriov_enable.device"); break;
@@ -431,6 +454,8 @@ class Run {
       case Step::Kind::SriovEnable: return check_result(st, do_sriov_enable(st));
       case Step::Kind::GpuMap: return check_result(st, do_gpu_map(st));
       case Step::Kind::GpuCopy: return do_gpu_copy(st);
+      case Step::Kind::IrqSetup: return check_result(st, do_irq_setup(st));
+      case Step::Kind::Irte: return check_result(st, irq().modify_irte(st, function(st.from, st.loc, "irte.device")));
     }
     return {};
   }
@@ -525,6 +550,7 @@ class Run {
     DmaOptions opt;
     if (st.at == "translated") opt.at = AddressType::Translated;
     if (st.at == "translation-request") opt.at = AddressType::TranslationRequest;
+    if (st.at == "ats") opt.ats = true;  // the function's ATS decides (models/pcie/ats.h)
     opt.phantom = st.phantom;
     if (st.spoof) {
       try {
@@ -550,7 +576,9 @@ class Run {
     {
       TraceTx& x = trace_tx(st.from, std::string(pciesim::to_string(kind)) + " " + std::to_string(st.length) + " B " + hex(addr),
                             issued, delay.to_seconds() * 1e9, ext.final_verdict(), ext.redirect_bit, ext.redirect_port,
-                            std::vector<HopId>(ext.hops.begin(), ext.hops.begin() + ext.hop_count));
+                            std::vector<HopId>(ext.hops.begin(), ext.hops.begin() + ext.hop_count),
+                            ext.hop_times ? std::vector<sc_core::sc_time>(ext.hop_at.begin(), ext.hop_at.begin() + ext.hop_count)
+                                          : std::vector<sc_core::sc_time>{});
       x.hops_truncated = ext.hops_truncated;
       x.requester = ext.requester.to_string();
       x.iommu_checked = ext.iommu_checked;
@@ -567,6 +595,8 @@ class Run {
     o.iommu_checked = ext.iommu_checked;
     o.iommu_output = ext.iommu_output;
     o.latency_ns = delay.to_seconds() * 1e9;
+    o.ats = st.at == "ats";
+    o.atc = ext.atc;
     std::optional<bool> equal;
     if (st.expect.data_equal) {
       if (!o.delivered()) {
@@ -582,16 +612,24 @@ class Run {
   StepResult do_msi(const Step& st) {
     const FunctionInfo& f = function(st.from, st.loc, "msi.from");
     auto* agent = dynamic_cast<DmaAgent*>(f.endpoint);
-    if (!agent) fail(st.loc, "msi.from", st.from + " is not a DMA agent (model: dma-agent): only it forges MSI writes");
+    const bool own = st.irq.vector && st.irq.copy.empty();  // the device's own MSI (scenario_irq.h)
+    if (!agent && !own) fail(st.loc, "msi.from", st.from + " is not a DMA agent (model: dma-agent): only it forges MSI writes");
+    const FunctionInfo* target = st.irq.vector ? &function(own ? st.from : st.irq.copy, st.loc, own ? "msi.from" : "msi.copy") : nullptr;
     master(st.from, f);
     m_fabric->settle();
-    AgentRequest req = AgentRequest::forged_msi(parse(st, st.to), st.msi_data, options(st));
+    irq().begin(st, target);
+    uint64_t address = st.to.empty() ? 0 : parse(st, st.to);
+    uint32_t data = st.msi_data;
+    std::string why;
+    if (!own && target) why = irq().programmed(*target, *st.irq.vector, address, data);
+    if (!why.empty()) fail(st.loc, "msi.copy", st.irq.copy + ": " + why);
+    AgentRequest req = AgentRequest::forged_msi(address, data, options(st));
     req.function = f.function_number;
     const double issued = now_ns();
-    const AgentResult r = agent->issue(req);
+    const AgentResult r = own ? irq().send_own(f, *st.irq.vector, address, why) : agent->issue(req);
     {
-      TraceTx& x = trace_tx(st.from, "MSI write " + hex(parse(st, st.to)), issued, r.latency.to_seconds() * 1e9,
-                            r.verdict, r.redirect_bit, r.redirect_port, r.path);
+      TraceTx& x = trace_tx(st.from, "MSI write " + hex(address), issued, r.latency.to_seconds() * 1e9,
+                            r.verdict, r.redirect_bit, r.redirect_port, r.path, r.path_at);
       x.requester = r.requester_on_wire.to_string();
       x.iommu_checked = r.iommu_checked;
       x.iommu_output = r.iommu_output;
@@ -601,11 +639,27 @@ class Run {
     o.redirect_bit = r.redirect_bit;
     o.redirect_port = r.redirect_port;
     o.wire = r.requester_on_wire;
-    o.original = st.spoof ? r.requester_on_wire : agent->dma_requester(f.function_number);
+    o.original = st.spoof ? r.requester_on_wire : f.endpoint->dma_requester(f.function_number);
     o.iommu_checked = r.iommu_checked;
     o.iommu_output = r.iommu_output;
     o.latency_ns = r.latency.to_seconds() * 1e9;
-    return judge(st, o, std::nullopt);
+    StepResult res = judge(st, o, std::nullopt);
+    if (!why.empty()) res.observed += "; " + why;
+    irq().judge(st, target, r.requester_on_wire, res);
+    return res;
+  }
+
+  // The interrupt steps (scenario_irq.h), made when a step first needs them.
+  ScenarioIrq& irq() {
+    if (!m_irq) m_irq = std::make_unique<ScenarioIrq>(*m_fabric, *m_kernel);
+    return *m_irq;
+  }
+  // irq_setup: the device's owner enables its MSI / MSI-X (VFIO: SET_IRQS; DMA API: pci_alloc_irq_vectors).
+  int do_irq_setup(const Step& st) {
+    const FunctionInfo& f = function(st.from, st.loc, "irq_setup.device");
+    OwnerState* o = owner_of_device(st.from);
+    if (!o) fail(st.loc, "irq_setup.device", st.from + " has no owner: list it under owners (vfio or dma_api)");
+    return irq().setup(st, f, o->spec->kind == Owner::Kind::Vfio ? o->devices.at(st.from).get() : nullptr);
   }
 
   StepResult judge(const Step& st, const Observation& o, std::optional<bool> equal) {
@@ -630,6 +684,10 @@ class Run {
     if (e.iommu_fault) {
       exp.push_back("IOMMU fault " + hex(*e.iommu_fault));
       pass &= o.verdict.outcome == Outcome::IommuFault && o.verdict.fault_reason == *e.iommu_fault;
+    }
+    if (e.atc) {
+      exp.push_back("ATC " + *e.atc);
+      pass &= o.ats && *e.atc == to_string(o.atc);
     }
     if (e.requester) {
       exp.push_back("requester " + *e.requester);
@@ -912,6 +970,7 @@ class Run {
   std::map<std::string, OwnerState> m_owners;
   std::deque<FunctionInfo> m_vf_infos;                 // lookup(): VFs, built when first named
   std::map<std::string, std::unique_ptr<ScenarioGpu>> m_gpus;
+  std::unique_ptr<ScenarioIrq> m_irq;  // the interrupt steps' eventfds and APIC bookkeeping
   std::map<std::string, std::vector<std::string>> m_peer_slots;  // gpu -> peer gpu per slot
   ScenarioTrace m_trace;
   int m_step = 0;  // the step running (1-based), for its trace records

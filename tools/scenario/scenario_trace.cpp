@@ -24,7 +24,7 @@ json trace_to_json(const ScenarioTrace& t) {
                      {"end_ns", s.end_ns}, {"pass", s.pass}});
   for (const TraceTx& x : t.txs)
     txs.push_back({{"step", x.step}, {"initiator", x.initiator}, {"name", x.name}, {"start_ns", x.start_ns},
-                   {"dur_ns", x.dur_ns}, {"hops", x.hops}, {"hops_truncated", x.hops_truncated},
+                   {"dur_ns", x.dur_ns}, {"hops", x.hops}, {"hop_ns", x.hop_ns}, {"hops_truncated", x.hops_truncated},
                    {"outcome", x.outcome}, {"port", x.port}, {"acs_bit", x.acs_bit},
                    {"fault_reason", x.fault_reason}, {"fault_text", x.fault_text},
                    {"redirect_bit", x.redirect_bit}, {"redirect_port", x.redirect_port},
@@ -55,6 +55,7 @@ ScenarioTrace trace_from_json(const json& j) {
     r.start_ns = x.at("start_ns").get<double>();
     r.dur_ns = x.at("dur_ns").get<double>();
     r.hops = x.at("hops").get<std::vector<std::string>>();
+    r.hop_ns = x.value("hop_ns", std::vector<double>{});
     r.hops_truncated = x.at("hops_truncated").get<bool>();
     r.outcome = x.at("outcome").get<std::string>();
     r.port = x.at("port").get<std::string>();
@@ -163,21 +164,33 @@ class Builder {
   }
 
   // The transaction's slice, one slice per hop inside it, and an instant event for a fault, an
-  // ACS block or redirect, UR/CA, and each GMMU fault. The record keeps the hop list and the total
-  // latency, not per-hop times: hop i of n covers [i/n, (i+1)/n) of the latency.
+  // ACS block or redirect, UR/CA, and each GMMU fault. Hop i's slice runs from when the request
+  // reached hop i to when it reached hop i + 1; the last hop's to the transaction's end (the
+  // completer's access and, for a read, the completions' way back). Without per-hop times (a GPU
+  // copy's many requests summed into one slice) hop i of n covers [i/n, (i+1)/n) of the latency.
   void transaction(int pid, int tid, const TraceTx& x) {
     const int64_t t0 = ns(x.start_ns), dur = std::max<int64_t>(0, ns(x.dur_ns));
+    const int64_t n = static_cast<int64_t>(x.hops.size());
+    const bool timed = x.hop_ns.size() == x.hops.size();
+    // Hop i starts at begin[i]; begin[n] is the end. Clamped into the transaction and kept
+    // monotonic, so the hop slices tile the transaction's slice and nest inside it.
+    std::vector<int64_t> begin(static_cast<size_t>(n) + 1, t0 + dur);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t even = t0 + dur * i / n;
+      const int64_t at = timed ? std::clamp<int64_t>(ns(x.hop_ns[static_cast<size_t>(i)]), t0, t0 + dur) : even;
+      begin[static_cast<size_t>(i)] = i == 0 ? t0 : std::max(at, begin[static_cast<size_t>(i) - 1]);
+    }
     json args = {{"step", x.step}, {"outcome", x.outcome}, {"requester", x.requester}, {"hops", x.hops.size()},
-                 {"hop_timing", "even split of the latency (the record has no per-hop times)"}};
+                 {"hop_timing", timed ? "simulated arrival at each hop"
+                                      : "even split of the latency (no per-hop times: many requests in one slice)"}};
     if (!x.port.empty()) args["port"] = x.port;
     if (x.hops_truncated) args["hops_truncated"] = true;
     if (x.iommu_checked)
       args["iommu"] = {{"input", hex(x.iommu_input)}, {"output", hex(x.iommu_output)}, {"domain", x.iommu_domain}};
     complete(pid, tid, t0, dur, x.name, "transaction", std::move(args));
-    const int64_t n = static_cast<int64_t>(x.hops.size());
     int64_t verdict_ts = t0 + dur;  // when the requester learns it, unless the verdict port is a hop
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t b = t0 + dur * i / n, e = t0 + dur * (i + 1) / n;
+      const int64_t b = begin[static_cast<size_t>(i)], e = begin[static_cast<size_t>(i) + 1];
       complete(pid, tid, b, e - b, x.hops[static_cast<size_t>(i)], "hop",
                {{"hop", i + 1}, {"of", n}});
       if (!x.port.empty() && x.hops[static_cast<size_t>(i)] == x.port && x.outcome != "delivered" &&

@@ -29,6 +29,7 @@ struct TraceTx {
   std::string name;            // "MemWrite 64 B 0x100000"
   double start_ns = 0, dur_ns = 0;  // simulated issue time and latency to completion
   std::vector<std::string> hops;    // port / completer names in path order
+  std::vector<double> hop_ns;       // when the request reached each hop (simulated); empty: not recorded
   bool hops_truncated = false;
   std::string outcome;         // to_string(Outcome): "delivered", "iommu-fault", ...
   std::string port;            // where the verdict happened (hop name), "" when none
