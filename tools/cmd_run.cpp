@@ -4,7 +4,6 @@
 // each scenario runs in a process of its own (SystemC elaborates one design per process), up to
 // N at once. Prints the verdict table; exit 0 only when every expectation held, else 1.
 #include <CLI/CLI.hpp>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "fork_pool.h"
 #include "scenario/report_html.h"
 #include "scenario/scenario.h"
 #include "scenario/scenario_report.h"
@@ -128,54 +128,31 @@ int run_run(const RunArgs& a) {
   }
   const bool trace = !a.trace.empty() || !a.report.empty();  // --report embeds the trace
 
-  char dir_template[] = "/tmp/pciesim-run-XXXXXX";
-  if (!mkdtemp(dir_template)) throw std::runtime_error("cannot make a temporary directory");
-  const std::string dir = dir_template;
   std::vector<ScenarioResult> results(scenarios.size());
-  std::map<pid_t, size_t> running;
   Progress progress(scenarios.size());
   std::string bad_input;
-  size_t next = 0;
-  std::cout.flush();
-  std::cerr.flush();
-  while (next < scenarios.size() || !running.empty()) {
-    while (next < scenarios.size() && running.size() < a.jobs) {
-      const std::string out = dir + "/" + std::to_string(next) + ".json";
-      const pid_t pid = fork();
-      if (pid < 0) throw std::runtime_error("fork failed");
-      if (pid == 0) worker(scenarios[next], out, trace, !a.report.empty());
-      running[pid] = next++;
-    }
-    int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) break;
-    auto it = running.find(pid);
-    if (it == running.end()) continue;
-    const size_t k = it->second;
-    running.erase(it);
-    const std::string out = dir + "/" + std::to_string(k) + ".json";
-    ScenarioResult& r = results[k];
-    std::ifstream in(out);
-    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-    std::remove(out.c_str());
-    if (!j.is_discarded() && j.contains("bad_input")) {
-      bad_input += j["bad_input"].get<std::string>() + "\n";
-      r.name = scenarios[k].name;
-      r.file = scenarios[k].file;
-      r.error = "bad input";
-    } else if (!j.is_discarded() && WIFEXITED(status)) {
-      r = scenario::result_from_json(j);
-      if (j.contains("trace")) r.trace = scenario::trace_from_json(j["trace"]);
-      if (j.contains("machine")) r.machine = scenario::machine_from_json(j["machine"]);
-    } else {
-      r.name = scenarios[k].name;
-      r.file = scenarios[k].file;
-      r.error = WIFSIGNALED(status) ? "the scenario's process died of signal " + std::to_string(WTERMSIG(status))
-                                    : "the scenario's process left no result";
-    }
-    progress.done(r);
-  }
-  fs::remove_all(dir);
+  run_forked(
+      scenarios.size(), a.jobs,
+      [&](size_t k, const std::string& out) { worker(scenarios[k], out, trace, !a.report.empty()); },
+      [&](size_t k, ForkResult&& f) {
+        ScenarioResult& r = results[k];
+        const nlohmann::json& j = f.doc;
+        if (!j.is_discarded() && j.contains("bad_input")) {
+          bad_input += j["bad_input"].get<std::string>() + "\n";
+          r.name = scenarios[k].name;
+          r.file = scenarios[k].file;
+          r.error = "bad input";
+        } else if (const std::string why = f.failure("scenario"); why.empty()) {
+          r = scenario::result_from_json(j);
+          if (j.contains("trace")) r.trace = scenario::trace_from_json(j["trace"]);
+          if (j.contains("machine")) r.machine = scenario::machine_from_json(j["machine"]);
+        } else {
+          r.name = scenarios[k].name;
+          r.file = scenarios[k].file;
+          r.error = why;
+        }
+        progress.done(r);
+      });
   if (!bad_input.empty()) {
     std::cerr << bad_input;
     return kExitBadInput;

@@ -116,6 +116,21 @@ TEST(ReportCli, TwoLibraryScenariosRenderInHeadlessChromiumWithoutErrors) {
   fs::remove_all(dir);
 }
 
+// A scenario booted with pcie_acs_override: the matrix is compared with the groups that kernel
+// computes (split functions with open paths between them: UNSAFE), not with the default groups
+// (one group for the device: they would agree).
+TEST(ReportCli, MatrixUsesTheScenariosAcsOverrideGroups) {
+  const fs::path dir = fs::temp_directory_path() / ("pciesim-report-override-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const auto run = cli_test::pciesim("run " + cli_test::src("scenarios/library/acs-override-multifunction.yaml") +
+                                     " --report " + dir.string());
+  ASSERT_EQ(run.code, 0) << run.out;
+  const std::string html = read(dir / "index.html");
+  EXPECT_NE(html.find("pcie_acs_override=multifunction</code>"), std::string::npos);
+  EXPECT_NE(html.find("UNSAFE"), std::string::npos) << "the override's split groups with open paths are not flagged";
+  fs::remove_all(dir);
+}
+
 TEST(ReportCli, AnUnwritableReportDirectoryIsBadInputBeforeAnythingRuns) {
   const auto run = cli_test::pciesim("run " + cli_test::src("scenarios/library/switch-p2p-acs-rr.yaml") +
                                      " --report /proc/pciesim-report");

@@ -1,13 +1,11 @@
 #include "report_isolation.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "fork_pool.h"
 #include "isolation/isolation_json.h"
 #include "pcie/fabric.h"
 
@@ -55,44 +53,17 @@ std::map<std::string, TopologyIsolation> isolation_for(const std::vector<Isolati
   for (const IsolationRequest& r : requests) distinct.emplace(topology_key(*r.spec, r.acs_override), r);
   std::vector<std::pair<std::string, IsolationRequest>> todo(distinct.begin(), distinct.end());
   std::map<std::string, TopologyIsolation> result;
-  char dir_template[] = "/tmp/pciesim-isolation-XXXXXX";
-  if (!mkdtemp(dir_template)) throw std::runtime_error("cannot make a temporary directory");
-  const std::string dir = dir_template;
-  std::map<pid_t, size_t> running;
-  size_t next = 0;
-  if (jobs == 0) jobs = 1;
-  std::cout.flush();
-  std::cerr.flush();
-  while (next < todo.size() || !running.empty()) {
-    while (next < todo.size() && running.size() < jobs) {
-      const std::string out = dir + "/" + std::to_string(next) + ".json";
-      const pid_t pid = fork();
-      if (pid < 0) throw std::runtime_error("fork failed");
-      if (pid == 0) isolation_worker(todo[next].second, todo[next].first, out);
-      running[pid] = next++;
-    }
-    int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) break;
-    auto it = running.find(pid);
-    if (it == running.end()) continue;
-    const size_t k = it->second;
-    running.erase(it);
-    const std::string out = dir + "/" + std::to_string(k) + ".json";
-    TopologyIsolation& t = result[todo[k].first];
-    std::ifstream in(out);
-    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-    std::remove(out.c_str());
-    if (j.is_discarded() || !WIFEXITED(status)) {
-      t.error = WIFSIGNALED(status) ? "the isolation process died of signal " + std::to_string(WTERMSIG(status))
-                                    : "the isolation process left no result";
-    } else if (j.contains("error")) {
-      t.error = j["error"].get<std::string>();
-    } else {
-      t.doc = std::move(j);
-    }
-  }
-  std::filesystem::remove_all(dir);
+  cli::run_forked(
+      todo.size(), jobs, [&](size_t k, const std::string& out) { isolation_worker(todo[k].second, todo[k].first, out); },
+      [&](size_t k, cli::ForkResult&& f) {
+        TopologyIsolation& t = result[todo[k].first];
+        if (const std::string why = f.failure("isolation"); !why.empty())
+          t.error = why;
+        else if (f.doc.contains("error"))
+          t.error = f.doc["error"].get<std::string>();
+        else
+          t.doc = std::move(f.doc);
+      });
   return result;
 }
 

@@ -143,15 +143,7 @@ AgentResult ScenarioIrq::send_own(const FunctionInfo& f, unsigned vector, uint64
                      static_cast<uint8_t>(d.message.data >> 16), static_cast<uint8_t>(d.message.data >> 24)};
   sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
   const PcieExtension& e = f.endpoint->dma(f.function_number, TlpKind::MemWrite, address, data, 4, delay);
-  res.verdict = e.final_verdict();
-  res.terminal = e.verdict;
-  res.redirect_bit = e.redirect_bit;
-  res.redirect_port = e.redirect_port;
-  res.requester_on_wire = e.requester;
-  res.iommu_checked = e.iommu_checked;
-  res.iommu_output = e.iommu_checked ? e.iommu_output : 0;
-  res.path.assign(e.hops.begin(), e.hops.begin() + e.hop_count);
-  if (e.hop_times) res.path_at.assign(e.hop_at.begin(), e.hop_at.begin() + e.hop_count);
+  res.take_record(e);
   res.latency = delay;
   return res;
 }

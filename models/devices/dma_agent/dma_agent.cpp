@@ -278,15 +278,7 @@ AgentResult DmaAgent::run(const AgentRequest& r, sc_core::sc_time& delay) {
   const PcieExtension& e = dma(r.function, is_read ? TlpKind::MemRead : TlpKind::MemWrite, r.address, buffer.data(),
                                r.length, delay, r.options);
   ++s.values[reg_index(kCount)];
-  res.verdict = e.final_verdict();
-  res.terminal = e.verdict;
-  res.redirect_bit = e.redirect_bit;
-  res.redirect_port = e.redirect_port;
-  res.requester_on_wire = e.requester;
-  res.iommu_checked = e.iommu_checked;
-  res.iommu_output = e.iommu_checked ? e.iommu_output : 0;
-  res.path.assign(e.hops.begin(), e.hops.begin() + e.hop_count);
-  if (e.hop_times) res.path_at.assign(e.hop_at.begin(), e.hop_at.begin() + e.hop_count);
+  res.take_record(e);
   res.latency = delay - start;
   res.status = delivered(res.verdict.outcome) ? StatusCode::Delivered : StatusCode::Failed;
   if (is_read) {
@@ -295,6 +287,19 @@ AgentResult DmaAgent::run(const AgentRequest& r, sc_core::sc_time& delay) {
     res.data = std::move(buffer);
   }
   return res;
+}
+
+void AgentResult::take_record(const PcieExtension& e) {
+  verdict = e.final_verdict();
+  terminal = e.verdict;
+  redirect_bit = e.redirect_bit;
+  redirect_port = e.redirect_port;
+  requester_on_wire = e.requester;
+  iommu_checked = e.iommu_checked;
+  iommu_output = e.iommu_checked ? e.iommu_output : 0;
+  path.assign(e.hops.begin(), e.hops.begin() + e.hop_count);
+  path_at.clear();
+  if (e.hop_times) path_at.assign(e.hop_at.begin(), e.hop_at.begin() + e.hop_count);
 }
 
 AgentResult DmaAgent::issue(const AgentRequest& r) {

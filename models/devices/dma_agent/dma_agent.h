@@ -62,6 +62,8 @@ struct AgentResult {
   std::vector<uint8_t> data;            // a read's data (all ones when it was not delivered)
   sc_core::sc_time latency;             // from issue to completion
   bool delivered() const { return status == dma_agent::StatusCode::Delivered; }
+  // The verdict, redirect, requester, IOMMU part and path of a finished request's record.
+  void take_record(const PcieExtension& e);
 };
 
 class DmaAgent : public Endpoint {
