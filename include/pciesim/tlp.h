@@ -163,7 +163,8 @@ class PcieExtension : public tlm::tlm_extension<PcieExtension> {
   void add_hop(HopId h, const sc_core::sc_time& delay) {
     if (!record_path) return;
     if (hop_count < kMaxHops) {
-      hop_at[hop_count] = sc_core::sc_time_stamp() + delay;
+      // (A replayed route has cleared hop_times before its unit adds its hop: no time to keep.)
+      if (hop_times) hop_at[hop_count] = sc_core::sc_get_curr_simcontext()->time_stamp() + delay;
       hops[hop_count++] = h;
     } else {
       hops_truncated = true;
