@@ -1,6 +1,8 @@
 // The interrupt steps of a scenario (scenario_irq.h).
 #include "scenario_irq.h"
 
+#include <map>
+
 #include <linux/vfio.h>
 #include <sys/eventfd.h>  // EFD_NONBLOCK: the UAPI value the co-simulated eventfd takes
 
@@ -257,6 +259,36 @@ void ScenarioIrq::judge(const Step& st, const FunctionInfo* target, RequesterId 
   for (const std::string& e : exp) r.expected += (r.expected.empty() ? "" : ", ") + e;
   r.observed += obs;
   r.pass = pass;
+}
+
+void check_irq_steps(const Scenario& s) {
+  std::map<std::string, const Owner*> owner;
+  for (const Owner& o : s.owners)
+    for (const std::string& d : o.devices) owner[d] = &o;
+  struct Setup {
+    unsigned vectors = 0;
+    bool vfio = false;
+  };
+  std::map<std::string, Setup> setup;  // irq_setup so far, by device
+  for (const Step& st : s.steps) {
+    if (st.kind == Step::Kind::IrqSetup) {
+      auto o = owner.find(st.from);
+      if (o == owner.end())
+        throw ScenarioError(st.loc, "irq_setup.device", st.from + " has no owner: list it under owners (vfio or dma_api)");
+      setup[st.from] = {st.irq.vectors, o->second->kind == Owner::Kind::Vfio};
+    } else if (st.kind == Step::Kind::Irte) {
+      const unsigned v = st.irq.vector.value_or(0);
+      auto it = setup.find(st.from);
+      if (it == setup.end() || v >= it->second.vectors)
+        throw ScenarioError(st.loc, "irte.vector", st.from + " has no IRTE for vector " + std::to_string(v) + " (irq_setup first)");
+    } else if (st.kind == Step::Kind::Msi && st.expect.interrupt.eventfd && st.irq.vector) {
+      const std::string& name = st.irq.copy.empty() ? st.from : st.irq.copy;
+      auto it = setup.find(name);
+      if (it == setup.end() || !it->second.vfio || *st.irq.vector >= it->second.vectors)
+        throw ScenarioError(st.expect.loc, "expect.eventfd", name + " vector " + std::to_string(*st.irq.vector) +
+                                                                " has no eventfd: irq_setup by a VFIO owner first");
+    }
+  }
 }
 
 }  // namespace pciesim::scenario

@@ -61,4 +61,10 @@ class ScenarioIrq {
   size_t m_seen = 0;                                     // APIC sink deliveries before the step
 };
 
+// What the step order alone decides, checked before the machine is built (bad input is reported
+// before any simulation runs): irq_setup names an owned device; irte and an eventfd expectation
+// come after an irq_setup of that device that gave the vector (by a VFIO owner for the eventfd).
+// Throws ScenarioError with the same text the run would give.
+void check_irq_steps(const Scenario& s);
+
 }  // namespace pciesim::scenario

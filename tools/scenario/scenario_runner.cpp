@@ -119,6 +119,7 @@ class Run {
     try {
       const std::set<std::string> names = names_in_topology();
       check_device_names(&names);
+      check_irq_steps(m_s);
       m_fabric = std::make_unique<Fabric>(m_s.topology);
       m_fabric->enumerate();
       // Every request takes the hop-by-hop path, so the trace has each hop's time: a route the
@@ -139,9 +140,10 @@ class Run {
         cosim::GroupRec* g = pd ? m_kernel->iommu().group_of(*pd) : nullptr;
         return g ? g->id : -1;
       });
-      for (const Owner& o : m_s.owners) set_up(o);
+      for (const Owner& o : m_s.owners)
+        if (r.error.empty()) r.error = set_up(o);
       int index = 0;
-      for (const Step& st : m_s.steps) {
+      for (const Step& st : r.error.empty() ? m_s.steps : std::vector<Step>{}) {
         m_step = index + 1;
         const double start = now_ns();
         StepResult sr = run_step(st);
@@ -316,7 +318,11 @@ class Run {
   // VFIO: vfio-pci bound to every device, one container, each group attached, device fds opened,
   // Memory Space and Bus Master enabled through the config region (as QEMU does). DMA API: the
   // device stays with no driver; Bus Master as pci_set_master() sets it.
-  void set_up(const Owner& o) {
+  // Returns "" or why the owner could not take its devices (the run stops with that error). It is
+  // returned, not thrown: an exception unwinding after SystemC switched coroutines (the kernel's
+  // tasks) is misread by AddressSanitizer as a stack overflow, so run-time failures that a scenario
+  // can provoke (a group not viable for one owner) end without one.
+  std::string set_up(const Owner& o) {
     OwnerState& st = m_owners[o.name];
     st.spec = &o;
     for (const std::string& d : o.devices) {
@@ -326,29 +332,29 @@ class Run {
         m_fabric->config_write(f.segment, f.bdf(), 0x04, 2, cmd | 0x6);  // PCI 3.0 6.2.2: MEM | BME
       }
     }
-    if (o.kind == Owner::Kind::DmaApi) return;
+    if (o.kind == Owner::Kind::DmaApi) return "";
     if (!m_kernel->module_loaded("vfio_pci")) {
       const int rc = m_kernel->load_module("vfio_pci", vfio_pci_params());
-      if (rc) throw std::runtime_error("modprobe vfio_pci failed: " + std::to_string(rc));
+      if (rc) return "modprobe vfio_pci failed: " + std::to_string(rc);
     }
     for (const std::string& d : o.devices) {
       std::string log;
       const int rc = tools::bind_to_driver(*m_kernel, pcidev(*m_fabric->find(d)).name, "vfio-pci", log);
-      if (rc) throw std::runtime_error(o.name + ": binding " + d + " to vfio-pci: " + log + " failed: " + std::to_string(rc));
+      if (rc) return o.name + ": binding " + d + " to vfio-pci: " + log + " failed: " + std::to_string(rc);
     }
     st.container = m_kernel->vfio().open("/dev/vfio/vfio");
     std::map<int, int> group_fd;  // group id -> its fd
     for (const std::string& d : o.devices) {
       cosim::GroupRec* g = m_kernel->iommu().group_of(pcidev(*m_fabric->find(d)));
-      if (!g) throw std::runtime_error(o.name + ": " + d + " has no IOMMU group (is the IOMMU on?)");
+      if (!g) return o.name + ": " + d + " has no IOMMU group (is the IOMMU on?)";
       if (group_fd.count(g->id)) continue;
       const int fd = m_kernel->vfio().open("/dev/vfio/" + std::to_string(g->id));
-      if (fd < 0) throw std::runtime_error(o.name + ": open /dev/vfio/" + std::to_string(g->id) + ": " + std::to_string(fd));
+      if (fd < 0) return o.name + ": open /dev/vfio/" + std::to_string(g->id) + ": " + std::to_string(fd);
       long rc = on(fd, VFIO_GROUP_SET_CONTAINER, &st.container);
-      if (rc) throw std::runtime_error(o.name + ": VFIO_GROUP_SET_CONTAINER: " + std::to_string(rc) + " (is every device of group " + std::to_string(g->id) + " owned?)");
+      if (rc) return o.name + ": VFIO_GROUP_SET_CONTAINER: " + std::to_string(rc) + " (is every device of group " + std::to_string(g->id) + " owned?)";
       if (st.groups.empty()) {
         rc = on(st.container, VFIO_SET_IOMMU, reinterpret_cast<void*>(uintptr_t{VFIO_TYPE1v2_IOMMU}));
-        if (rc) throw std::runtime_error(o.name + ": VFIO_SET_IOMMU: " + std::to_string(rc));
+        if (rc) return o.name + ": VFIO_SET_IOMMU: " + std::to_string(rc);
       }
       st.groups.push_back(fd);
       group_fd[g->id] = fd;
@@ -359,20 +365,21 @@ class Run {
       std::vector<char> n(pd.name.begin(), pd.name.end());
       n.push_back('\0');
       const int fd = static_cast<int>(on(gfd, VFIO_GROUP_GET_DEVICE_FD, n.data()));
-      if (fd < 0) throw std::runtime_error(o.name + ": VFIO_GROUP_GET_DEVICE_FD " + d + ": " + std::to_string(fd));
+      if (fd < 0) return o.name + ": VFIO_GROUP_GET_DEVICE_FD " + d + ": " + std::to_string(fd);
       auto dev = std::dynamic_pointer_cast<cosim::VfioDeviceFile>(m_kernel->files().get(fd));
       // Where the config region is, as a user learns it (VFIO_DEVICE_GET_REGION_INFO).
       vfio_region_info ri{};
       ri.argsz = sizeof(ri);
       ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
-      if (dev->ioctl(VFIO_DEVICE_GET_REGION_INFO, &ri) != 0) throw std::runtime_error(o.name + ": region info of " + d);
+      if (dev->ioctl(VFIO_DEVICE_GET_REGION_INFO, &ri) != 0) return o.name + ": region info of " + d;
       const uint64_t kConfig = ri.offset;
       uint16_t cmd = 0;
-      if (dev->read(&cmd, 2, kConfig + PCI_COMMAND) != 2) throw std::runtime_error(o.name + ": config read of " + d);
+      if (dev->read(&cmd, 2, kConfig + PCI_COMMAND) != 2) return o.name + ": config read of " + d;
       cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-      if (dev->write(&cmd, 2, kConfig + PCI_COMMAND) != 2) throw std::runtime_error(o.name + ": config write of " + d);
+      if (dev->write(&cmd, 2, kConfig + PCI_COMMAND) != 2) return o.name + ": config write of " + d;
       st.devices[d] = dev;
     }
+    return "";
   }
 
   // vfio_pci's enable_sriov (off by default, vfio_pci.c) when a step enables VFs on a PF.
