@@ -4,19 +4,10 @@
 
 #include "pcie/fabric.h"
 #include "pcie/root_complex.h"
+#include "pcie/topology/validate.h"
 #include "topo_format.h"
 
 namespace pciesim::scenario {
-
-namespace {
-std::string acs_bits(uint16_t bits) {
-  static const AcsBit all[] = {AcsBit::SV, AcsBit::TB, AcsBit::RR, AcsBit::CR, AcsBit::UF, AcsBit::EC, AcsBit::DT};
-  std::string s;
-  for (AcsBit b : all)
-    if (bits & acs_mask(b)) s += std::string(s.empty() ? "" : " ") + to_string(b);
-  return s;
-}
-}  // namespace
 
 bool MachineNode::endpoint_function() const {
   return role == to_string(FunctionRole::Endpoint) || role == to_string(FunctionRole::Integrated) ||
@@ -44,7 +35,7 @@ ScenarioMachine machine_from_fabric(const Fabric& fabric, const std::function<in
       n.link_width = f.link->width;
     }
     n.acs = cli::acs_summary(*f.fn);
-    if (f.fn->has_acs()) n.acs_control = acs_bits(f.fn->acs_control());
+    if (f.fn->has_acs() && f.fn->acs_control()) n.acs_control = topo::acs_bits_to_string(f.fn->acs_control());
     n.group = group_of(f);
     m.nodes.push_back(n);
   }
