@@ -1,76 +1,24 @@
 // Parsing of the interrupt steps and expectation (scenario_irq_parse.h; docs/scenarios-steps.md,
-// "Interrupts"). The helpers mirror scenario_parser.cpp's: unknown keys are named with the allowed
-// list, numbers take 0x.. or decimal, every error carries file:line:col and the field.
+// "Interrupts"), with the scenario parsers' YAML helpers (scenario_yaml.h).
 #include "scenario_irq_parse.h"
 
 #include <yaml-cpp/yaml.h>
 
 #include <map>
 
-#include "cli_common.h"
+#include "scenario_yaml.h"
 
 namespace pciesim::scenario {
 
 namespace {
 
-class Fields {
+// The shared scenario helpers; numbers here are vectors and APIC ids, so the error's example is one.
+class Fields : public ScenarioFields {
  public:
-  explicit Fields(const std::string& file) : m_file(file) {}
-
-  SourceLoc loc(const YAML::Node& n) const {
-    const YAML::Mark mk = n.Mark();
-    return mk.is_null() ? SourceLoc{m_file, 0, 0} : SourceLoc{m_file, mk.line + 1, mk.column + 1};
-  }
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) const {
-    throw ScenarioError(loc(n), field, msg);
-  }
-  void allowed(const YAML::Node& n, const std::string& what, const std::set<std::string>& keys) const {
-    if (!n.IsMap()) fail(n, what, "expected a mapping");
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      if (keys.count(key)) continue;
-      std::string list;
-      for (const auto& a : keys) list += (list.empty() ? "" : ", ") + a;
-      fail(it->first, what + "." + key, "unknown key (allowed: " + list + ")");
-    }
-  }
-  YAML::Node require(const YAML::Node& n, const std::string& key, const std::string& what) const {
-    if (!n[key]) fail(n, what + "." + key, "required key is missing");
-    return n[key];
-  }
-  std::string text(const YAML::Node& n, const std::string& field) const {
-    if (!n.IsScalar() || n.Scalar().empty()) fail(n, field, "expected a non-empty string");
-    return n.Scalar();
-  }
+  using ScenarioFields::ScenarioFields;
   uint64_t number(const YAML::Node& n, const std::string& field, uint64_t max) const {
-    if (!n.IsScalar()) fail(n, field, "expected a number");
-    const std::string& t = n.Scalar();
-    try {
-      size_t used = 0;
-      if (t.empty() || t[0] == '-') throw std::invalid_argument(t);
-      const uint64_t v = std::stoull(t, &used, 0);
-      if (used != t.size()) throw std::invalid_argument(t);
-      if (v > max) fail(n, field, "'" + t + "' is larger than " + std::to_string(max));
-      return v;
-    } catch (const std::logic_error&) {
-      fail(n, field, "'" + t + "' is not a number (0x41 or 65)");
-    }
+    return ScenarioFields::number(n, field, max, "0x41 or 65");
   }
-  bool boolean(const YAML::Node& n, const std::string& field) const {
-    bool b = false;
-    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) fail(n, field, "expected true or false");
-    return b;
-  }
-  void bdf(const YAML::Node& n, const std::string& field) const {
-    try {
-      cli::parse_bdf(text(n, field));
-    } catch (const std::exception& e) {
-      fail(n, field, e.what());
-    }
-  }
-
- private:
-  const std::string& m_file;
 };
 
 // PCI 3.0 6.8.1.3: MSI has at most 32 vectors; PCI 3.0 6.8.2.3: MSI-X at most 2048.
@@ -81,10 +29,10 @@ constexpr uint64_t kMaxMsiVectors = 32, kMaxMsixVectors = 2048;
 void parse_irq_setup(const YAML::Node& body, const std::string& file, Step& st, std::ostringstream& label) {
   const Fields p(file);
   const std::string f = "irq_setup";
-  p.allowed(body, f, {"device", "vectors", "type"});
-  st.from = p.text(p.require(body, "device", f), f + ".device");
+  p.fields(body, f, {"device", "vectors", "type"});
+  st.from = p.text_of(p.require(body, "device", f), f + ".device");
   if (body["type"]) {
-    st.irq.type = p.text(body["type"], f + ".type");
+    st.irq.type = p.text_of(body["type"], f + ".type");
     if (st.irq.type != "msi" && st.irq.type != "msix") p.fail(body["type"], f + ".type", "msi or msix");
   }
   const uint64_t max = st.irq.type == "msi" ? kMaxMsiVectors : kMaxMsixVectors;
@@ -99,11 +47,11 @@ void parse_irq_setup(const YAML::Node& body, const std::string& file, Step& st, 
 void parse_irte(const YAML::Node& body, const std::string& file, Step& st, std::ostringstream& label) {
   const Fields p(file);
   const std::string f = "irte";
-  p.allowed(body, f, {"device", "vector", "set", "invalidate"});
-  st.from = p.text(p.require(body, "device", f), f + ".device");
+  p.fields(body, f, {"device", "vector", "set", "invalidate"});
+  st.from = p.text_of(p.require(body, "device", f), f + ".device");
   st.irq.vector = static_cast<unsigned>(p.number(p.require(body, "vector", f), f + ".vector", kMaxMsixVectors - 1));
   const YAML::Node set = p.require(body, "set", f);
-  p.allowed(set, f + ".set", {"present", "sid", "svt", "vector", "dest"});
+  p.fields(set, f + ".set", {"present", "sid", "svt", "vector", "dest"});
   if (set.size() == 0) p.fail(set, f + ".set", "change at least one field: present, sid, svt, vector, dest");
   IrqStepSpec& q = st.irq;
   label << " " << st.from << " vector " << *q.vector << ":";
@@ -117,7 +65,7 @@ void parse_irte(const YAML::Node& body, const std::string& file, Step& st, std::
     label << " sid " << *q.sid;
   }
   if (set["svt"]) {
-    q.svt = p.text(set["svt"], f + ".set.svt");
+    q.svt = p.text_of(set["svt"], f + ".set.svt");
     // VT-d 9.10 SVT: 00 no check, 01 requester id (SID/SQ), 10 bus range
     if (*q.svt != "none" && *q.svt != "requester" && *q.svt != "bus")
       p.fail(set["svt"], f + ".set.svt", "none, requester or bus (VT-d 9.10 SVT 00, 01, 10)");
@@ -140,8 +88,8 @@ void parse_irte(const YAML::Node& body, const std::string& file, Step& st, std::
 void parse_msi(const YAML::Node& body, const std::string& file, Step& st, std::ostringstream& label) {
   const Fields p(file);
   const std::string f = "msi";
-  p.allowed(body, f, {"from", "address", "data", "spoof", "vector", "copy"});
-  st.from = p.text(p.require(body, "from", f), f + ".from");
+  p.fields(body, f, {"from", "address", "data", "spoof", "vector", "copy"});
+  st.from = p.text_of(p.require(body, "from", f), f + ".from");
   if (body["spoof"]) {
     p.bdf(body["spoof"], f + ".spoof");
     st.spoof = body["spoof"].Scalar();
@@ -150,7 +98,7 @@ void parse_msi(const YAML::Node& body, const std::string& file, Step& st, std::o
     if (body["address"] || body["data"])
       p.fail(body["address"] ? body["address"] : body["data"], f, "give vector (the device's own MSI, or copy's) or address and data, not both");
     st.irq.vector = static_cast<unsigned>(p.number(p.require(body, "vector", f), f + ".vector", kMaxMsixVectors - 1));
-    if (body["copy"]) st.irq.copy = p.text(body["copy"], f + ".copy");
+    if (body["copy"]) st.irq.copy = p.text_of(body["copy"], f + ".copy");
     if (st.irq.copy.empty() && st.spoof)
       p.fail(body["spoof"], f + ".spoof", "a device's own MSI carries its own requester id: spoof needs address/data or copy");
     if (st.irq.copy.empty()) {
@@ -159,7 +107,7 @@ void parse_msi(const YAML::Node& body, const std::string& file, Step& st, std::o
       label << " " << st.from << " forges " << st.irq.copy << "'s vector " << *st.irq.vector;
     }
   } else {
-    st.to = p.text(p.require(body, "address", f), f + ".address");
+    st.to = p.text_of(p.require(body, "address", f), f + ".address");
     p.number(body["address"], f + ".address", 0xffffffffull);
     st.msi_data = static_cast<uint32_t>(p.number(p.require(body, "data", f), f + ".data", 0xffffffffull));
     label << " " << st.from << " -> " << st.to << " data 0x" << std::hex << st.msi_data << std::dec;
@@ -176,7 +124,7 @@ void parse_interrupt_expect(const YAML::Node& n, const std::string& file, const 
   const Fields p(file);
   InterruptExpect& x = e.interrupt;
   if (n["interrupt"]) {
-    const std::string v = p.text(n["interrupt"], "expect.interrupt");
+    const std::string v = p.text_of(n["interrupt"], "expect.interrupt");
     if (v != "delivered" && v != "blocked") p.fail(n["interrupt"], "expect.interrupt", "delivered or blocked");
     x.delivered = v == "delivered";
   }

@@ -12,6 +12,8 @@
 #include "pcie/topology/yaml_loader.h"
 #include "scenario.h"
 #include "scenario_irq_parse.h"
+#include "pcie/topology/validate.h"
+#include "scenario_yaml.h"
 
 namespace pciesim::scenario {
 
@@ -51,9 +53,9 @@ namespace {
 constexpr size_t kMaxScenarioBytes = 4u << 20;
 constexpr size_t kMaxSteps = 10000;
 
-class Parser {
+class Parser : ScenarioFields {
  public:
-  explicit Parser(std::string file) : m_file(std::move(file)) {}
+  explicit Parser(std::string file) : ScenarioFields(std::move(file)) {}
 
   Scenario parse(const std::string& text) {
     YAML::Node root;
@@ -66,12 +68,12 @@ class Parser {
     Scenario s;
     s.file = m_file;
     const auto m = fields(root, "scenario", {"name", "description", "topology", "boot", "owners", "steps"});
-    s.name = text_of(require(root, m, "name", "scenario"), "name");
+    s.name = text_of(require(root, "name", "scenario"), "name");
     if (root["description"]) s.description = text_of(root["description"], "description");
-    topology(require(root, m, "topology", "scenario"), s);
+    topology(require(root, "topology", "scenario"), s);
     if (root["boot"]) boot(root["boot"], s.boot);
     if (root["owners"]) owners(root["owners"], s);
-    const YAML::Node& steps = require(root, m, "steps", "scenario");
+    const YAML::Node& steps = require(root, "steps", "scenario");
     if (!steps.IsSequence() || steps.size() == 0) fail(steps, "steps", "expected a list of at least one step");
     if (steps.size() > kMaxSteps) fail(steps, "steps", "more than " + std::to_string(kMaxSteps) + " steps");
     for (const YAML::Node& st : steps) s.steps.push_back(step(st, s));
@@ -79,58 +81,6 @@ class Parser {
   }
 
  private:
-  SourceLoc at_mark(const YAML::Mark& mk) const {
-    return mk.is_null() ? SourceLoc{m_file, 0, 0} : SourceLoc{m_file, mk.line + 1, mk.column + 1};
-  }
-  SourceLoc loc(const YAML::Node& n) const { return at_mark(n.Mark()); }
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) const {
-    throw ScenarioError(loc(n), field, msg);
-  }
-
-  // The keys of a mapping, each checked against `allowed`; returns key name -> key node.
-  std::map<std::string, YAML::Node> fields(const YAML::Node& n, const std::string& what,
-                                           const std::set<std::string>& allowed) const {
-    if (!n.IsMap()) fail(n, what, "expected a mapping");
-    std::map<std::string, YAML::Node> out;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      if (!allowed.count(key)) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        fail(it->first, what + "." + key, "unknown key (allowed: " + list + ")");
-      }
-      out[key] = it->first;
-    }
-    return out;
-  }
-  YAML::Node require(const YAML::Node& n, const std::map<std::string, YAML::Node>&, const std::string& key,
-                     const std::string& what) const {
-    if (!n[key]) fail(n, what + "." + key, "required key is missing");
-    return n[key];
-  }
-  std::string text_of(const YAML::Node& n, const std::string& field) const {
-    if (!n.IsScalar() || n.Scalar().empty()) fail(n, field, "expected a non-empty string");
-    return n.Scalar();
-  }
-  uint64_t number(const YAML::Node& n, const std::string& field, uint64_t max = ~0ull) const {
-    if (!n.IsScalar()) fail(n, field, "expected a number");
-    const std::string& t = n.Scalar();
-    try {
-      size_t used = 0;
-      if (!t.empty() && t[0] == '-') throw std::invalid_argument(t);
-      const uint64_t v = std::stoull(t, &used, 0);
-      if (used != t.size()) throw std::invalid_argument(t);
-      if (v > max) fail(n, field, "'" + t + "' is larger than " + std::to_string(max));
-      return v;
-    } catch (const std::logic_error&) {
-      fail(n, field, "'" + t + "' is not a number (0x1000 or 4096)");
-    }
-  }
-  bool boolean(const YAML::Node& n, const std::string& field) const {
-    bool b = false;
-    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) fail(n, field, "expected true or false");
-    return b;
-  }
   std::vector<std::string> names(const YAML::Node& n, const std::string& field) const {
     if (!n.IsSequence() || n.size() == 0) fail(n, field, "expected a list of device names");
     std::vector<std::string> out;
@@ -248,19 +198,19 @@ class Parser {
       case Step::Kind::Map:
       case Step::Kind::Unmap: {
         fields(body, f, {"owner", "iova", "size", "buffer", "access"});
-        const Owner& o = owner_of(require(body, {}, "owner", f), f + ".owner", s);
+        const Owner& o = owner_of(require(body, "owner", f), f + ".owner", s);
         st.owner = o.name;
         if (o.kind == Owner::Kind::Vfio) {
           if (body["buffer"]) fail(body["buffer"], f + ".buffer", "VFIO owners map at an IOVA they choose: use iova");
-          st.iova = number(require(body, {}, "iova", f), f + ".iova");
-          st.size = number(require(body, {}, "size", f), f + ".size", 2u << 20);
+          st.iova = number(require(body, "iova", f), f + ".iova");
+          st.size = number(require(body, "size", f), f + ".size", 2u << 20);
           if (st.iova % 4096 || st.size % 4096 || st.size == 0)
             fail(body, f, "iova and size must be multiples of 4 KiB (VFIO type1 works in pages)");
           label << " " << o.name << " iova 0x" << std::hex << st.iova << "+0x" << st.size;
         } else {
           if (body["iova"]) fail(body["iova"], f + ".iova", "the DMA API chooses the IOVA: name the mapping with buffer");
-          st.buffer = text_of(require(body, {}, "buffer", f), f + ".buffer");
-          if (st.kind == Step::Kind::Map) st.size = number(require(body, {}, "size", f), f + ".size", 2u << 20);
+          st.buffer = text_of(require(body, "buffer", f), f + ".buffer");
+          if (st.kind == Step::Kind::Map) st.size = number(require(body, "size", f), f + ".size", 2u << 20);
           if (st.kind == Step::Kind::Map && st.size == 0) fail(body["size"], f + ".size", "must not be 0");
           label << " " << o.name << " " << st.buffer;
         }
@@ -275,8 +225,8 @@ class Parser {
       case Step::Kind::Dma:
       case Step::Kind::P2p: {
         fields(body, f, {"from", "to", "op", "length", "fill", "spoof", "at", "phantom"});
-        st.from = text_of(require(body, {}, "from", f), f + ".from");
-        st.to = text_of(require(body, {}, "to", f), f + ".to");
+        st.from = text_of(require(body, "from", f), f + ".from");
+        st.to = text_of(require(body, "to", f), f + ".to");
         if (st.kind == Step::Kind::P2p && st.to.find(":BAR") == std::string::npos)
           fail(body["to"], f + ".to", "p2p targets a peer's BAR: DEVICE:BARn[+OFFSET]");
         if (body["op"]) {
@@ -303,13 +253,13 @@ class Parser {
       }
       case Step::Kind::Invalidate: {
         fields(body, f, {"owner"});
-        st.owner = owner_of(require(body, {}, "owner", f), f + ".owner", s).name;
+        st.owner = owner_of(require(body, "owner", f), f + ".owner", s).name;
         label << " " << st.owner;
         break;
       }
       case Step::Kind::Reset: {
         fields(body, f, {"device"});
-        st.from = text_of(require(body, {}, "device", f), f + ".device");
+        st.from = text_of(require(body, "device", f), f + ".device");
         label << " " << st.from << " (FLR)";
         break;
       }
@@ -330,18 +280,18 @@ class Parser {
       }
       case Step::Kind::SriovEnable: {
         fields(body, f, {"device", "numvfs"});
-        st.from = text_of(require(body, {}, "device", f), f + ".device");
-        st.size = number(require(body, {}, "numvfs", f), f + ".numvfs", 0xffff);  // sriov_numvfs: kstrtou16
+        st.from = text_of(require(body, "device", f), f + ".device");
+        st.size = number(require(body, "numvfs", f), f + ".numvfs", 0xffff);  // sriov_numvfs: kstrtou16
         label << " " << st.from << " numvfs " << st.size;
         break;
       }
       case Step::Kind::GpuMap: {
         fields(body, f, {"gpu", "context", "va", "size", "to"});
-        st.from = text_of(require(body, {}, "gpu", f), f + ".gpu");
-        st.ctx = static_cast<unsigned>(number(require(body, {}, "context", f), f + ".context", 15));
-        st.iova = number(require(body, {}, "va", f), f + ".va");
-        st.size = number(require(body, {}, "size", f), f + ".size", 64u << 20);
-        st.to = text_of(require(body, {}, "to", f), f + ".to");
+        st.from = text_of(require(body, "gpu", f), f + ".gpu");
+        st.ctx = static_cast<unsigned>(number(require(body, "context", f), f + ".context", 15));
+        st.iova = number(require(body, "va", f), f + ".va");
+        st.size = number(require(body, "size", f), f + ".size", 64u << 20);
+        st.to = text_of(require(body, "to", f), f + ".to");
         if (st.to.rfind("vram:", 0) && st.to.rfind("peer:", 0) && st.to.rfind("sys:", 0))
           fail(body["to"], f + ".to", "vram:ADDRESS, peer:GPU:ADDRESS (the peer's VRAM through its BAR1) or sys:IOVA");
         if (st.iova % 4096 || st.size % 4096 || st.size == 0)
@@ -351,11 +301,11 @@ class Parser {
       }
       case Step::Kind::GpuCopy: {
         fields(body, f, {"gpu", "context", "src", "dst", "size"});
-        st.from = text_of(require(body, {}, "gpu", f), f + ".gpu");
-        st.ctx = static_cast<unsigned>(number(require(body, {}, "context", f), f + ".context", 15));
-        st.iova = number(require(body, {}, "src", f), f + ".src");
-        st.dst = number(require(body, {}, "dst", f), f + ".dst");
-        st.size = number(require(body, {}, "size", f), f + ".size", 64u << 20);
+        st.from = text_of(require(body, "gpu", f), f + ".gpu");
+        st.ctx = static_cast<unsigned>(number(require(body, "context", f), f + ".context", 15));
+        st.iova = number(require(body, "src", f), f + ".src");
+        st.dst = number(require(body, "dst", f), f + ".dst");
+        st.size = number(require(body, "size", f), f + ".size", 64u << 20);
         if (st.size == 0) fail(body["size"], f + ".size", "must not be 0");
         label << " " << st.from << " ctx " << st.ctx << " 0x" << std::hex << st.iova << " -> 0x" << st.dst << std::dec
               << " " << st.size << " B";
@@ -463,8 +413,8 @@ class Parser {
   // CAP_MSIX, ECAP_AER ECAP_ACS ECAP_ARI ECAP_SRIOV.
   void setpci(const YAML::Node& body, const std::string& f, Step& st, std::ostringstream& label) const {
     fields(body, f, {"device", "write"});
-    st.from = text_of(require(body, {}, "device", f), f + ".device");
-    const YAML::Node w = require(body, {}, "write", f);
+    st.from = text_of(require(body, "device", f), f + ".device");
+    const YAML::Node w = require(body, "write", f);
     const std::string text = text_of(w, f + ".write");
     const auto bad = [&](const std::string& why) {
       fail(w, f + ".write", why + " (REG[.b|.w|.l]=VALUE[:MASK], REG 0x44 or CAP_EXP+0x8)");
@@ -510,13 +460,7 @@ class Parser {
     label << " " << st.from << " " << text;
   }
 
-  static bool acs_bit_name(const std::string& s) {
-    for (const char* b : {"SV", "TB", "RR", "CR", "UF", "EC", "DT"})
-      if (s == b) return true;
-    return false;
-  }
-
-  std::string m_file;
+  static bool acs_bit_name(const std::string& s) { return topo::acs_bit_from_name(s).has_value(); }
 };
 
 }  // namespace
