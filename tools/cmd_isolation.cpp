@@ -48,17 +48,7 @@ int run_isolation(const IsolationArgs& a) {
   const bool has_iommu = doc.has_iommu;
   const std::vector<std::string>& base_changes = doc.base_changes;
   const bool options = ov.any() || cfg.any();
-  if (options) {
-    // config_acs rewrites the real registers: the fabric changes; the override only the groups.
-    doc.options = true;
-    doc.acs_override = ov;
-    doc.config_acs = cfg;
-    doc.base_group_of = doc.comparison.group;
-    doc.config_changes = apply_linux_acs(fabric, doc.acs_registers, cfg);
-    doc.groups = linux_groups(fabric, ov, a.file);
-    doc.run = classify(fabric, co);
-    doc.comparison = compare_with_groups(doc.run.matrix, doc.groups);
-  }
+  apply_boot_options(fabric, doc, ov, cfg, co);
   const IsolationRun& run = doc.run;
   const std::vector<std::string>& cfg_changes = doc.config_changes;
   const groups::GroupResult& g = doc.groups;

@@ -126,4 +126,17 @@ IsolationDocument default_isolation(Fabric& fabric, const std::string& topology,
   return d;
 }
 
+void apply_boot_options(Fabric& fabric, IsolationDocument& d, const AcsOverride& ov, const ConfigAcs& cfg,
+                        const ClassifyOptions& o) {
+  if (!ov.any() && !cfg.any()) return;
+  d.options = true;
+  d.acs_override = ov;
+  d.config_acs = cfg;
+  d.base_group_of = d.comparison.group;
+  d.config_changes = apply_linux_acs(fabric, d.acs_registers, cfg);
+  d.groups = linux_groups(fabric, ov, d.topology);
+  if (cfg.any()) d.run = classify(fabric, o);
+  d.comparison = compare_with_groups(d.run.matrix, d.groups);
+}
+
 }  // namespace pciesim::isolation

@@ -61,4 +61,10 @@ nlohmann::json isolation_json(Fabric& fabric, const IsolationDocument& d);
 // matrix in the mode its size calls for.
 IsolationDocument default_isolation(Fabric& fabric, const std::string& topology, const ClassifyOptions& o = {});
 
+// Then Linux booted with pcie_acs_override (groups only) and/or pci=config_acs= (rewrites the ACS
+// registers: the matrix is classified again): the default groups kept as base_group_of, the
+// groups that kernel forms, compared with the matrix. Nothing to do when neither is given.
+void apply_boot_options(Fabric& fabric, IsolationDocument& d, const AcsOverride& ov, const ConfigAcs& cfg,
+                        const ClassifyOptions& o = {});
+
 }  // namespace pciesim::isolation

@@ -23,13 +23,7 @@ namespace {
     Fabric fabric(*r.spec);
     fabric.enumerate();
     isolation::IsolationDocument d = isolation::default_isolation(fabric, key);
-    if (r.acs_override.any()) {
-      d.options = true;
-      d.acs_override = r.acs_override;
-      d.base_group_of = d.comparison.group;
-      d.groups = isolation::linux_groups(fabric, r.acs_override, key);
-      d.comparison = isolation::compare_with_groups(d.run.matrix, d.groups);
-    }
+    isolation::apply_boot_options(fabric, d, r.acs_override, {});
     j = isolation::isolation_json(fabric, d);
   } catch (const std::exception& e) {
     j = {{"error", e.what()}};
